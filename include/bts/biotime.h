@@ -1,0 +1,44 @@
+/* BioTime client: login (JWT, Token, static token, Basic), expiry, pages, terminals. */
+#ifndef BTS_BIOTIME_H
+#define BTS_BIOTIME_H
+
+#include <cjson/cJSON.h>
+#include "bts/config.h"
+#include "bts/http.h"
+
+typedef struct bts_biotime bts_biotime;
+
+typedef struct {
+    int64_t count;      /* as the server said; informational only */
+    bool has_next;
+    cJSON *rows;        /* owned JSON array */
+    int64_t first_id;   /* of rows with a valid id; 0 when none */
+    int64_t last_id;
+    bool ascending;     /* ids strictly increasing within the page */
+} bts_page;
+
+int bts_biotime_new(const bts_biotime_config *cfg, bts_biotime **ret);
+void bts_biotime_free(bts_biotime *b);
+
+/* Logs in when needed (no token, or the JWT expires within a minute). A refused password
+ * returns BTS_EAUTH and later calls refuse to retry for a while (accounts lock). */
+int bts_biotime_login(bts_biotime *b);
+
+/* GET /iclock/api/transactions/?page=P&page_size=S[&extra]. One re-login on 401/403. */
+int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, const char *extra,
+                             bts_page *ret);
+
+/* GET /iclock/api/terminals/ (all pages); rows owned by the caller. */
+int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows);
+
+void bts_page_clear(bts_page *p);
+
+/* Seconds until the JWT's exp, from its payload (no signature check); -1 when unknown. */
+int64_t bts_jwt_exp(const char *jwt);
+
+/* Parses a transactions page body (envelope: code == 0, data or results array). */
+int bts_biotime_parse_page(const char *body, size_t len, bts_page *ret, char *err, size_t n);
+
+uint64_t bts_biotime_request_count(const bts_biotime *b);
+
+#endif

@@ -1,0 +1,79 @@
+/* The configuration file (CONTRACT.md §3): a table-driven libconfig loader. */
+#ifndef BTS_CONFIG_H
+#define BTS_CONFIG_H
+
+#include <stdio.h>
+#include "bts/common.h"
+
+typedef enum { BTS_AUTH_JWT, BTS_AUTH_TOKEN, BTS_AUTH_BASIC } bts_auth_mode;
+
+typedef struct {
+    char *url;          /* without trailing slash */
+    char *name;         /* "" = plain Device Log ids */
+    bts_auth_mode auth;
+    char *username;
+    char *password;     /* secret */
+    char *token;        /* secret: static pre-issued token, "" = log in */
+    char *company;
+    int page_size;
+    int timeout;
+    char *timezone;     /* resolved: never "" after load (falls back to erpnext.timezone) */
+    char **terminals;
+    size_t n_terminals;
+    bool tls_verify;
+    char *ca_file;
+} bts_biotime_config;
+
+typedef struct {
+    char *url;          /* without trailing slash */
+    char *api_key;
+    char *api_secret;   /* secret */
+    char *timezone;     /* resolved: never "" after load (host zone) */
+    char *employee_field;
+    bool create_checkins;
+    char *device_log_doctype;
+    char *sync_log_doctype;
+    int batch_size;
+    int connections;
+    int timeout;
+    char **shift_types;
+    size_t n_shift_types;
+    bool tls_verify;
+    char *ca_file;
+} bts_erpnext_config;
+
+typedef struct {
+    int interval;
+    char *start_date;   /* "" or YYYY-MM-DD */
+    int lookback_hours;
+    char *state_dir;
+    int *punch_in;
+    size_t n_punch_in;
+    int *punch_out;
+    size_t n_punch_out;
+} bts_sync_config;
+
+typedef struct {
+    int level;          /* syslog priority: LOG_ERR .. LOG_DEBUG */
+} bts_log_config;
+
+typedef struct bts_config {
+    char *path;
+    bts_biotime_config biotime;
+    bts_erpnext_config erpnext;
+    bts_sync_config sync;
+    bts_log_config log;
+} bts_config;
+
+/* Loads and validates path. On error returns BTS_ECONFIG and writes
+ * "FILE:LINE: key: what is wrong" into err. */
+int bts_config_load(const char *path, bts_config **ret, char *err, size_t errlen);
+void bts_config_free(bts_config *cfg);
+
+/* Prints the effective settings in libconfig syntax, every secret as "***". */
+void bts_config_print(const bts_config *cfg, FILE *out);
+
+/* Every secret value of cfg (for the "no secret in any output" checks); NULL-terminated. */
+size_t bts_config_secrets(const bts_config *cfg, const char *ret[], size_t max);
+
+#endif

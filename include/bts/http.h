@@ -1,0 +1,71 @@
+/* HTTP over libcurl (the only module that includes curl.h): one handle per server,
+ * keep-alive, timeouts, TLS, size limits, abort on a stop request, parallel requests. */
+#ifndef BTS_HTTP_H
+#define BTS_HTTP_H
+
+#include "bts/common.h"
+
+#define BTS_HTTP_MAX_BODY (64u * 1024u * 1024u) /* hard cap on any response body */
+
+typedef struct bts_http bts_http;
+
+typedef struct {
+    long timeout_s;
+    bool tls_verify;
+    const char *ca_file;       /* "" or NULL = system store */
+    size_t max_body;           /* 0 = BTS_HTTP_MAX_BODY */
+    const char *server;        /* "biotime" or "erpnext", for log fields */
+} bts_http_options;
+
+typedef struct {
+    const char *method;        /* "GET", "POST", "PUT" */
+    const char *url;
+    const char *body;          /* JSON, or NULL */
+    const char *auth;          /* full header value, e.g. "token k:s"; never logged */
+} bts_http_request;
+
+typedef struct {
+    long status;               /* 0 when no HTTP response came */
+    char *body;                /* NUL-terminated; NULL when empty */
+    size_t body_len;
+    char content_type[128];
+    long retry_after_s;        /* Retry-After in seconds, or -1 */
+    int transport_error;       /* 0, or the libcurl error code */
+    char error[256];           /* transport error text ("" when none) */
+} bts_http_response;
+
+/* Called often during transfers: return non-zero to abort them (stop requested). Also the
+ * place the daemon pings its watchdog during long transfers. */
+typedef int (*bts_http_abort_fn)(void);
+void bts_http_set_abort_hook(bts_http_abort_fn fn);
+
+int bts_http_global_init(void);
+void bts_http_global_cleanup(void);
+
+int bts_http_new(const bts_http_options *o, bts_http **ret);
+void bts_http_free(bts_http *h);
+
+/* Performs one request. Returns 0 when a response (any status) came back, BTS_ESTOP when
+ * aborted, BTS_ETRANSIENT on transport failure (resp->error says what). */
+int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response *resp);
+
+/* Performs n requests with at most parallel in flight; resps[i] answers reqs[i].
+ * Returns 0 when all were attempted (check each response), BTS_ESTOP when aborted. */
+int bts_http_perform_many(bts_http *h, const bts_http_request *reqs, bts_http_response *resps,
+                          size_t n, unsigned parallel);
+
+void bts_http_response_clear(bts_http_response *r);
+
+/* 1 when the response is 2xx with a JSON content type. */
+int bts_http_is_json_ok(const bts_http_response *r);
+
+/* Transient (retry later): transport error, 408, 425, 429, 5xx. */
+int bts_http_is_transient(const bts_http_response *r);
+
+/* URL-encodes s into a new string. */
+char *bts_http_escape(const char *s);
+
+/* Number of requests performed since start (for figures and tests). */
+uint64_t bts_http_request_count(const bts_http *h);
+
+#endif
