@@ -15,6 +15,7 @@ typedef struct {
     const char *ca_file;       /* "" or NULL = system store */
     size_t max_body;           /* 0 = BTS_HTTP_MAX_BODY */
     const char *server;        /* "biotime" or "erpnext", for log fields */
+    const char *extra_header;  /* one more "Name: value" header, or NULL */
 } bts_http_options;
 
 typedef struct {

@@ -1,0 +1,46 @@
+/* ERPNext (Frappe REST API) client: token auth, insert, insert_many, list, get, update. */
+#ifndef BTS_ERPNEXT_H
+#define BTS_ERPNEXT_H
+
+#include <cjson/cJSON.h>
+#include "bts/config.h"
+#include "bts/frappe_error.h"
+#include "bts/http.h"
+
+typedef struct bts_erpnext bts_erpnext;
+
+/* Every call returns 0, or BTS_ETRANSIENT (retry later), BTS_EAUTH (credentials),
+ * BTS_EPROTO (an answer we cannot trust), BTS_EPERM (refused: see err), BTS_ESTOP. */
+
+int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret);
+void bts_erpnext_free(bts_erpnext *e);
+uint64_t bts_erpnext_request_count(const bts_erpnext *e);
+
+/* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
+int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);
+
+/* frappe.client.insert_many, one request per batch, up to erpnext.connections in flight.
+ * rcs[i], names[i] (a JSON array of names, or NULL) and errs[i] answer batches[i]. Returns
+ * BTS_ESTOP when stopped, else 0. */
+int bts_erpnext_insert_batches(bts_erpnext *e, cJSON *const *batches, size_t n, int *rcs,
+                               cJSON **names, bts_frappe_error *errs);
+
+/* PUT /api/resource/<doctype>/<name> with fields. */
+int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,
+                       const cJSON *fields, cJSON **ret_doc, bts_frappe_error *err);
+
+/* GET /api/resource/<doctype>/<name>. */
+int bts_erpnext_get(bts_erpnext *e, const char *doctype, const char *name, cJSON **ret_doc,
+                    bts_frappe_error *err);
+
+/* GET /api/resource/<doctype>?fields=..&filters=..&limit_page_length=..&order_by=..
+ * (fields_json and filters_json are JSON text; limit 0 = all). */
+int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_json,
+                     const char *filters_json, int64_t limit, const char *order_by,
+                     cJSON **ret_rows, bts_frappe_error *err);
+
+/* GET or POST /api/method/<dotted>; *ret_message is "message" of the answer. */
+int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, const cJSON *args,
+                     cJSON **ret_message, bts_frappe_error *err);
+
+#endif

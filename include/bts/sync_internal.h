@@ -1,0 +1,39 @@
+/* Shared by the files that make up a sync cycle (sync.c, backfill.c, parked.c, synclog.c);
+ * not for other modules. */
+#ifndef BTS_SYNC_INTERNAL_H
+#define BTS_SYNC_INTERNAL_H
+
+#include "bts/biotime.h"
+#include "bts/employees.h"
+#include "bts/erpnext.h"
+#include "bts/log.h"
+#include "bts/sync.h"
+#include "bts/writer.h"
+
+struct bts_sync {
+    const bts_config *cfg;
+    bts_sync_options opt;
+    bts_biotime *bt;
+    bts_erpnext *erp;
+    bts_employees *emps;
+    bts_writer w;
+    bts_state st;
+    int64_t emps_loaded_ms;
+    bool emps_want_refresh;    /* an unknown emp_code was seen */
+    bool emps_changed;         /* the map was reloaded: parked punches may now map */
+    int64_t parked_checked_ms;
+    bool warned_filter_ignored;
+    /* Sync Logs: a repeated error is summarised, not repeated */
+    char synclog_error[512];
+    unsigned synclog_repeats;
+    int64_t synclog_error_ms;
+};
+
+int bts_sync_fail(bts_cycle *c, int err, const char *text);
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
+                  int64_t *ret_max);
+int bts_sync_backfill(bts_sync *s, bts_cycle *c);
+int bts_sync_retry_parked(bts_sync *s, bts_cycle *c);
+void bts_sync_log_entry(bts_sync *s, const bts_cycle *c);
+
+#endif

@@ -1,0 +1,440 @@
+/* BioTime client: login (JWT, Token, static token, Basic), JWT expiry, transaction pages
+ * and terminals. Only this file and erpnext.c know URLs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bts/base64.h"
+#include "bts/biotime.h"
+#include "bts/log.h"
+#include "bts/txn.h"
+
+#define LOGIN_REFUSED_PAUSE_MS (10 * 60 * 1000) /* a refused password waits: accounts lock */
+#define RENEW_BEFORE_S 300                      /* renew a JWT this long before it expires */
+#define MAX_TERMINAL_PAGES 100
+
+struct bts_biotime {
+    const bts_biotime_config *cfg;
+    bts_http *http;
+    char *auth;               /* full Authorization header value; secret */
+    time_t expires_at;        /* 0 = does not expire (Token, Basic) */
+    int64_t refused_until_ms; /* no login attempt before this (after a refused password) */
+    char refused_reason[256];
+};
+
+static const char *const server_field[] = {"SERVER=biotime", NULL};
+
+int bts_biotime_new(const bts_biotime_config *cfg, bts_biotime **ret)
+{
+    bts_biotime *b = calloc(1, sizeof(*b));
+    if (!b)
+        return BTS_ENOMEM;
+    b->cfg = cfg;
+    bts_http_options o = {.timeout_s = cfg->timeout, .tls_verify = cfg->tls_verify,
+                          .ca_file = cfg->ca_file, .server = "biotime"};
+    int r = bts_http_new(&o, &b->http);
+    if (r < 0) {
+        free(b);
+        return r;
+    }
+    *ret = b;
+    return 0;
+}
+
+static void forget_token(bts_biotime *b)
+{
+    if (b->auth) {
+        explicit_bzero(b->auth, strlen(b->auth));
+        free(b->auth);
+    }
+    b->auth = NULL;
+    b->expires_at = 0;
+}
+
+void bts_biotime_free(bts_biotime *b)
+{
+    if (!b)
+        return;
+    forget_token(b);
+    bts_http_free(b->http);
+    free(b);
+}
+
+uint64_t bts_biotime_request_count(const bts_biotime *b)
+{
+    return b ? bts_http_request_count(b->http) : 0;
+}
+
+static int set_auth(bts_biotime *b, const char *scheme, const char *value)
+{
+    size_t n = strlen(scheme) + strlen(value) + 2;
+    forget_token(b);
+    if (!(b->auth = malloc(n)))
+        return BTS_ENOMEM;
+    snprintf(b->auth, n, "%s %s", scheme, value);
+    bts_log_add_secret(value);
+    return 0;
+}
+
+static int set_basic(bts_biotime *b)
+{
+    size_t n = strlen(b->cfg->username) + strlen(b->cfg->password) + 2;
+    char *pair = malloc(n);
+    if (!pair)
+        return BTS_ENOMEM;
+    snprintf(pair, n, "%s:%s", b->cfg->username, b->cfg->password);
+    char *enc = bts_base64_encode((unsigned char *)pair, n - 1);
+    explicit_bzero(pair, n);
+    free(pair);
+    if (!enc)
+        return BTS_ENOMEM;
+    int r = set_auth(b, "Basic", enc);
+    explicit_bzero(enc, strlen(enc));
+    free(enc);
+    return r;
+}
+
+int64_t bts_jwt_exp(const char *jwt)
+{
+    const char *dot1 = strchr(jwt, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    size_t len;
+    int64_t exp = -1;
+    if (!dot2 || dot2 - dot1 - 1 > 8192)
+        return -1;
+    unsigned char *payload = bts_base64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &len);
+    if (!payload)
+        return -1;
+    cJSON *j = cJSON_ParseWithLength((char *)payload, len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "exp");
+    if (cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1e12)
+        exp = (int64_t)e->valuedouble;
+    cJSON_Delete(j);
+    free(payload);
+    return exp;
+}
+
+static char *login_body(const bts_biotime_config *cfg)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+    if (!o)
+        return NULL;
+    if (*cfg->company) {
+        cJSON_AddStringToObject(o, "company", cfg->company);
+        cJSON_AddStringToObject(o, "email", cfg->username);
+    } else {
+        cJSON_AddStringToObject(o, "username", cfg->username);
+    }
+    cJSON_AddStringToObject(o, "password", cfg->password);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* The token from a login answer: "token", or "access"/"access_token" on some rebrands. */
+static const char *token_of(const cJSON *j)
+{
+    const char *keys[] = {"token", "access", "access_token"};
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        if (cJSON_IsString(t) && *t->valuestring && strlen(t->valuestring) < 8192)
+            return t->valuestring;
+    }
+    return NULL;
+}
+
+static int login_refused(bts_biotime *b, const bts_http_response *resp)
+{
+    snprintf(b->refused_reason, sizeof(b->refused_reason),
+             "BioTime refused the login of user \"%s\" (HTTP %ld): check biotime.username and "
+             "the password, then reload (systemctl reload biotime-syncd); not retrying for %d "
+             "minutes so the account does not lock",
+             b->cfg->username, resp->status, LOGIN_REFUSED_PAUSE_MS / 60000);
+    b->refused_until_ms = bts_now_ms() + LOGIN_REFUSED_PAUSE_MS;
+    bts_log_fields(LOG_ERR, server_field, "%s", b->refused_reason);
+    return BTS_EAUTH;
+}
+
+static int login_answer(bts_biotime *b, const bts_http_response *resp, const char *url)
+{
+    if (resp->status == 400 || resp->status == 401 || resp->status == 403)
+        return login_refused(b, resp);
+    if (bts_http_is_transient(resp)) {
+        bts_log_fields(LOG_WARNING, server_field, "BioTime login at %s failed: %s", url,
+                       resp->status ? "server error" : resp->error);
+        return BTS_ETRANSIENT;
+    }
+    cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+    const char *token = token_of(j);
+    int r = BTS_EPROTO;
+    if (!token) {
+        bts_log_fields(LOG_ERR, server_field,
+                       "BioTime login at %s: HTTP %ld without a token (%s); is biotime.url the "
+                       "BioTime server?", url, resp->status, resp->content_type);
+        goto out;
+    }
+    r = set_auth(b, b->cfg->auth == BTS_AUTH_JWT ? "JWT" : "Token", token);
+    if (r == 0 && b->cfg->auth == BTS_AUTH_JWT) {
+        int64_t exp = bts_jwt_exp(token);
+        b->expires_at = exp > 0 ? (time_t)exp : 0;
+        bts_info("logged in to BioTime as %s; token %s", b->cfg->username,
+                 exp > 0 ? "expiry read from the JWT" : "without a readable expiry");
+    }
+out:
+    cJSON_Delete(j);
+    return r;
+}
+
+static int login_request(bts_biotime *b)
+{
+    char url[1024];
+    const char *path = b->cfg->auth == BTS_AUTH_JWT ? "/jwt-api-token-auth/" : "/api-token-auth/";
+    snprintf(url, sizeof(url), "%s%s", b->cfg->url, path);
+    char *body = login_body(b->cfg);
+    if (!body)
+        return BTS_ENOMEM;
+    bts_http_request req = {.method = "POST", .url = url, .body = body};
+    bts_http_response resp;
+    int r = bts_http_perform(b->http, &req, &resp);
+    explicit_bzero(body, strlen(body));
+    free(body);
+    if (r == 0)
+        r = login_answer(b, &resp, url);
+    bts_http_response_clear(&resp);
+    return r;
+}
+
+int bts_biotime_login(bts_biotime *b)
+{
+    const bts_biotime_config *c = b->cfg;
+    if (c->auth == BTS_AUTH_BASIC)
+        return b->auth ? 0 : set_basic(b);
+    if (c->auth == BTS_AUTH_TOKEN && *c->token)
+        return b->auth ? 0 : set_auth(b, "Token", c->token);
+    if (b->auth && (b->expires_at == 0 || time(NULL) < b->expires_at - RENEW_BEFORE_S))
+        return 0;
+    if (bts_now_ms() < b->refused_until_ms) {
+        bts_debug("not logging in to BioTime again yet: %s", b->refused_reason);
+        return BTS_EAUTH;
+    }
+    return login_request(b);
+}
+
+/* A fresh login can cure a 401/403 only when we log in ourselves. */
+static bool relogin_possible(const bts_biotime_config *c)
+{
+    return c->auth == BTS_AUTH_JWT || (c->auth == BTS_AUTH_TOKEN && !*c->token);
+}
+
+/* GET path?query with the current credentials; on 401/403 logs in again once. */
+static int get_json(bts_biotime *b, const char *path_query, bts_http_response *resp)
+{
+    char url[2048];
+    snprintf(url, sizeof(url), "%s%s", b->cfg->url, path_query);
+    for (int attempt = 0;; attempt++) {
+        int r = bts_biotime_login(b);
+        if (r < 0)
+            return r;
+        bts_http_request req = {.method = "GET", .url = url, .auth = b->auth};
+        if ((r = bts_http_perform(b->http, &req, resp)) < 0)
+            return r;
+        if (resp->status != 401 && resp->status != 403)
+            return 0;
+        if (attempt > 0 || !relogin_possible(b->cfg))
+            return 0;
+        bts_http_response_clear(resp);
+        forget_token(b);
+    }
+}
+
+void bts_page_clear(bts_page *p)
+{
+    if (!p)
+        return;
+    cJSON_Delete(p->rows);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Why a refused API call was refused, with what to do about it. */
+static int refused(const bts_biotime *b, const bts_http_response *resp, const char *what)
+{
+    const char *hint = "";
+    if (resp->status == 403 && b->cfg->auth != BTS_AUTH_BASIC)
+        hint = " (a 403 with a valid token usually means the BioTime licence lacks the API "
+               "module: try biotime.auth = \"basic\")";
+    else if (resp->status == 401)
+        hint = " (check biotime.username/password or the token)";
+    char status[32];
+    snprintf(status, sizeof(status), "HTTP_STATUS=%ld", resp->status);
+    const char *fields[] = {"SERVER=biotime", status, NULL};
+    bts_log_fields(LOG_ERR, fields, "BioTime refused %s: HTTP %ld%s", what, resp->status, hint);
+    return BTS_EAUTH;
+}
+
+/* A short printable description of a body that is not what we expected. */
+static void describe_body(const bts_http_response *r, char *out, size_t n)
+{
+    char sample[48];
+    size_t k = 0;
+    for (size_t i = 0; r->body && i < r->body_len && k + 1 < sizeof(sample); i++) {
+        unsigned char c = (unsigned char)r->body[i];
+        sample[k++] = (c >= 32 && c < 127) ? (char)c : '.';
+    }
+    sample[k] = '\0';
+    snprintf(out, n, "HTTP %ld, Content-Type \"%s\", %zu bytes: \"%s%s\"", r->status,
+             r->content_type, r->body_len, sample, r->body_len > k ? "..." : "");
+}
+
+/* Triage of a response to a GET: 0 when it is a trustworthy JSON answer. */
+static int check_response(const bts_biotime *b, const bts_http_response *resp, const char *what)
+{
+    char desc[256];
+    char status[32];
+    snprintf(status, sizeof(status), "HTTP_STATUS=%ld", resp->status);
+    const char *fields[] = {"SERVER=biotime", status, NULL};
+    if (resp->status == 401 || resp->status == 403)
+        return refused(b, resp, what);
+    if (resp->status == 0) {
+        bts_log_fields(LOG_WARNING, fields, "BioTime %s failed: %s", what, resp->error);
+        return BTS_ETRANSIENT;
+    }
+    if (bts_http_is_transient(resp)) {
+        bts_log_fields(LOG_WARNING, fields, "BioTime %s: server answered HTTP %ld", what,
+                       resp->status);
+        return BTS_ETRANSIENT;
+    }
+    if (!bts_http_is_json_ok(resp)) {
+        describe_body(resp, desc, sizeof(desc));
+        bts_log_fields(LOG_WARNING, fields, "BioTime %s: not a JSON answer (%s)%s", what, desc,
+                       strstr(resp->content_type, "html") ? "; wrong biotime.url or a login "
+                       "page in front of the API?" : "");
+        return BTS_EPROTO;
+    }
+    return 0;
+}
+
+static void page_ids(bts_page *p)
+{
+    const cJSON *row;
+    int64_t prev = 0;
+    p->ascending = true;
+    cJSON_ArrayForEach(row, p->rows) {
+        int64_t id;
+        if (bts_json_int64(row, "id", &id) < 0)
+            continue;
+        if (p->first_id == 0)
+            p->first_id = id;
+        if (id <= prev)
+            p->ascending = false;
+        if (id > p->last_id)
+            p->last_id = id;
+        prev = id;
+    }
+}
+
+int bts_biotime_parse_page(const char *body, size_t len, bts_page *ret, char *err, size_t n)
+{
+    memset(ret, 0, sizeof(*ret));
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    int r = BTS_EPROTO;
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, n, "body is not a JSON object");
+        goto out;
+    }
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
+    if (!cJSON_IsNumber(code) || code->valuedouble != 0) {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "msg");
+        snprintf(err, n, "\"code\" is %s (msg \"%.100s\"), not 0",
+                 cJSON_IsNumber(code) ? "non-zero" : "missing or not a number",
+                 cJSON_IsString(msg) ? msg->valuestring : "");
+        goto out;
+    }
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    cJSON *results = cJSON_GetObjectItemCaseSensitive(j, "results");
+    if ((!cJSON_IsArray(data) || cJSON_GetArraySize(data) == 0) && cJSON_IsArray(results))
+        data = results; /* the 8.5 manual's envelope carries both */
+    if (!cJSON_IsArray(data)) {
+        snprintf(err, n, "\"data\" is missing or not a list");
+        goto out;
+    }
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(j, "count");
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "next");
+    ret->count = cJSON_IsNumber(count) && count->valuedouble >= 0 && count->valuedouble < 9e15
+                     ? (int64_t)count->valuedouble : -1;
+    ret->has_next = cJSON_IsString(next) && *next->valuestring;
+    ret->rows = cJSON_DetachItemViaPointer(j, data);
+    page_ids(ret);
+    r = 0;
+out:
+    cJSON_Delete(j);
+    return r;
+}
+
+/* DRF answers a page past the end with 404 {"detail": "Invalid page."}. */
+static bool is_past_end(const bts_http_response *r)
+{
+    return r->status == 404 && r->body && strstr(r->body, "Invalid page");
+}
+
+int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, const char *extra,
+                             bts_page *ret)
+{
+    char pq[1536], what[96], err[256];
+    bts_http_response resp;
+    snprintf(pq, sizeof(pq), "/iclock/api/transactions/?page=%lld&page_size=%lld%s%s",
+             (long long)page, (long long)page_size, extra && *extra ? "&" : "",
+             extra ? extra : "");
+    snprintf(what, sizeof(what), "transactions page %lld", (long long)page);
+    memset(ret, 0, sizeof(*ret));
+    int r = get_json(b, pq, &resp);
+    if (r < 0)
+        return r;
+    if (is_past_end(&resp)) {
+        ret->rows = cJSON_CreateArray();
+        r = ret->rows ? 0 : BTS_ENOMEM;
+        goto out;
+    }
+    if ((r = check_response(b, &resp, what)) < 0)
+        goto out;
+    if ((r = bts_biotime_parse_page(resp.body, resp.body_len, ret, err, sizeof(err))) < 0) {
+        const char *fields[] = {"SERVER=biotime", NULL};
+        bts_log_fields(LOG_WARNING, fields, "BioTime %s: unusable answer: %s", what, err);
+    }
+out:
+    bts_http_response_clear(&resp);
+    return r;
+}
+
+int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows)
+{
+    cJSON *all = cJSON_CreateArray();
+    int r = all ? 0 : BTS_ENOMEM;
+    for (int page = 1; r == 0 && page <= MAX_TERMINAL_PAGES; page++) {
+        char pq[128], err[256];
+        bts_http_response resp;
+        bts_page p;
+        snprintf(pq, sizeof(pq), "/iclock/api/terminals/?page=%d&page_size=100", page);
+        if ((r = get_json(b, pq, &resp)) < 0)
+            break;
+        if ((r = check_response(b, &resp, "terminal list")) == 0)
+            r = bts_biotime_parse_page(resp.body, resp.body_len, &p, err, sizeof(err));
+        bts_http_response_clear(&resp);
+        if (r < 0)
+            break;
+        cJSON *row;
+        while ((row = cJSON_DetachItemFromArray(p.rows, 0)))
+            cJSON_AddItemToArray(all, row);
+        bool more = p.has_next;
+        bts_page_clear(&p);
+        if (!more)
+            break;
+    }
+    if (r < 0) {
+        cJSON_Delete(all);
+        return r;
+    }
+    *ret_rows = all;
+    return 0;
+}

@@ -1,0 +1,305 @@
+/* ERPNext client over the Frappe REST API (v1 paths). Only this file and biotime.c know
+ * URLs. Errors are decoded by frappe_error.c into one line and a class. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bts/erpnext.h"
+#include "bts/log.h"
+
+struct bts_erpnext {
+    const bts_erpnext_config *cfg;
+    bts_http *http;
+    char *auth;  /* "token key:secret"; secret */
+};
+
+int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret)
+{
+    bts_erpnext *e = calloc(1, sizeof(*e));
+    char site[300] = "";
+    size_t n;
+    if (!e)
+        return BTS_ENOMEM;
+    e->cfg = cfg;
+    if (cfg->site_name && *cfg->site_name)
+        snprintf(site, sizeof(site), "X-Frappe-Site-Name: %s", cfg->site_name);
+    bts_http_options o = {.timeout_s = cfg->timeout, .tls_verify = cfg->tls_verify,
+                          .ca_file = cfg->ca_file, .server = "erpnext",
+                          .extra_header = *site ? site : NULL};
+    n = strlen(cfg->api_key) + strlen(cfg->api_secret) + 8;
+    if (!(e->auth = malloc(n)) || bts_http_new(&o, &e->http) < 0) {
+        bts_erpnext_free(e);
+        return BTS_ENOMEM;
+    }
+    snprintf(e->auth, n, "token %s:%s", cfg->api_key, cfg->api_secret);
+    *ret = e;
+    return 0;
+}
+
+void bts_erpnext_free(bts_erpnext *e)
+{
+    if (!e)
+        return;
+    if (e->auth) {
+        explicit_bzero(e->auth, strlen(e->auth));
+        free(e->auth);
+    }
+    bts_http_free(e->http);
+    free(e);
+}
+
+uint64_t bts_erpnext_request_count(const bts_erpnext *e)
+{
+    return e ? bts_http_request_count(e->http) : 0;
+}
+
+static char *escape_path(const char *s)
+{
+    return bts_http_escape(s);
+}
+
+/* Classifies a finished response; on success parses the body into *ret_json. */
+static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_error *err)
+{
+    bts_frappe_error local;
+    if (!err)
+        err = &local;
+    bts_frappe_error_parse(resp->status, resp->content_type, resp->body, resp->body_len, err);
+    if (resp->status == 0)
+        snprintf(err->message, sizeof(err->message), "%s", resp->error);
+    err->retry_after_s = resp->retry_after_s;
+    if (err->cls == BTS_FE_NONE) {
+        cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len)
+                                             : NULL;
+        if (!j) {
+            err->cls = BTS_FE_TRANSIENT;
+            snprintf(err->message, sizeof(err->message),
+                     "HTTP %ld but not JSON (Content-Type \"%s\"): a proxy or login page in "
+                     "front of ERPNext?", resp->status, resp->content_type);
+            return BTS_EPROTO;
+        }
+        if (ret_json)
+            *ret_json = j;
+        else
+            cJSON_Delete(j);
+        return 0;
+    }
+    switch (err->cls) {
+    case BTS_FE_TRANSIENT:
+        return BTS_ETRANSIENT;
+    case BTS_FE_AUTH:
+        return BTS_EAUTH;
+    default:
+        return BTS_EPERM;
+    }
+}
+
+static int request(bts_erpnext *e, const char *method, const char *path_query, const char *body,
+                   cJSON **ret_json, bts_frappe_error *err)
+{
+    char url[4096];
+    bts_http_response resp;
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", e->cfg->url, path_query) >= sizeof(url))
+        return BTS_EINVAL;
+    bts_http_request req = {.method = method, .url = url, .body = body, .auth = e->auth};
+    int r = bts_http_perform(e->http, &req, &resp);
+    if (r == 0)
+        r = answer(&resp, ret_json, err);
+    bts_http_response_clear(&resp);
+    return r;
+}
+
+/* Takes the named member out of a parsed answer. */
+static int take_member(cJSON *j, const char *key, cJSON **ret)
+{
+    cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(j, key);
+    cJSON_Delete(j);
+    if (!m)
+        return BTS_EPROTO;
+    if (ret)
+        *ret = m;
+    else
+        cJSON_Delete(m);
+    return 0;
+}
+
+int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err)
+{
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(doc, "doctype");
+    char path[512];
+    cJSON *j = NULL;
+    if (!cJSON_IsString(dt))
+        return BTS_EINVAL;
+    char *edt = escape_path(dt->valuestring);
+    char *body = cJSON_PrintUnformatted(doc);
+    int r = BTS_ENOMEM;
+    if (edt && body) {
+        snprintf(path, sizeof(path), "/api/resource/%s", edt);
+        if ((r = request(e, "POST", path, body, &j, err)) == 0)
+            r = take_member(j, "data", ret_doc);
+    }
+    free(edt);
+    free(body);
+    return r;
+}
+
+static char *insert_many_body(const cJSON *docs)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+    if (o && cJSON_AddItemReferenceToObject(o, "docs", (cJSON *)docs))
+        s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Checks that insert_many named every document it was given. */
+static int check_names(cJSON *names, const cJSON *batch, bts_frappe_error *err)
+{
+    if (cJSON_IsArray(names) && cJSON_GetArraySize(names) == cJSON_GetArraySize(batch))
+        return 0;
+    err->cls = BTS_FE_TRANSIENT;
+    snprintf(err->message, sizeof(err->message),
+             "insert_many answered %d names for %d documents", cJSON_GetArraySize(names),
+             cJSON_GetArraySize(batch));
+    return BTS_EPROTO;
+}
+
+int bts_erpnext_insert_batches(bts_erpnext *e, cJSON *const *batches, size_t n, int *rcs,
+                               cJSON **names, bts_frappe_error *errs)
+{
+    char url[1024];
+    bts_http_request *reqs = calloc(n, sizeof(*reqs));
+    bts_http_response *resps = calloc(n, sizeof(*resps));
+    char **bodies = calloc(n, sizeof(*bodies));
+    int r = BTS_ENOMEM;
+    if (!reqs || !resps || !bodies)
+        goto out;
+    snprintf(url, sizeof(url), "%s/api/method/frappe.client.insert_many", e->cfg->url);
+    for (size_t i = 0; i < n; i++) {
+        if (!(bodies[i] = insert_many_body(batches[i])))
+            goto out;
+        reqs[i] = (bts_http_request){.method = "POST", .url = url, .body = bodies[i],
+                                     .auth = e->auth};
+    }
+    if ((r = bts_http_perform_many(e->http, reqs, resps, n, (unsigned)e->cfg->connections)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *j = NULL;
+        names[i] = NULL;
+        memset(&errs[i], 0, sizeof(errs[i]));
+        rcs[i] = answer(&resps[i], &j, &errs[i]);
+        if (rcs[i] == 0 && (rcs[i] = take_member(j, "message", &names[i])) == 0 &&
+            (rcs[i] = check_names(names[i], batches[i], &errs[i])) < 0) {
+            cJSON_Delete(names[i]);
+            names[i] = NULL;
+        }
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        if (resps)
+            bts_http_response_clear(&resps[i]);
+        if (bodies)
+            free(bodies[i]);
+    }
+    free(reqs);
+    free(resps);
+    free(bodies);
+    return r;
+}
+
+static int doc_path(const char *doctype, const char *name, char *out, size_t n)
+{
+    char *edt = escape_path(doctype), *en = escape_path(name);
+    int r = (edt && en) ? 0 : BTS_ENOMEM;
+    if (r == 0 && (size_t)snprintf(out, n, "/api/resource/%s/%s", edt, en) >= n)
+        r = BTS_EINVAL;
+    free(edt);
+    free(en);
+    return r;
+}
+
+int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,
+                       const cJSON *fields, cJSON **ret_doc, bts_frappe_error *err)
+{
+    char path[1024];
+    cJSON *j = NULL;
+    int r = doc_path(doctype, name, path, sizeof(path));
+    char *body = r == 0 ? cJSON_PrintUnformatted(fields) : NULL;
+    if (r == 0 && !body)
+        r = BTS_ENOMEM;
+    if (r == 0 && (r = request(e, "PUT", path, body, &j, err)) == 0)
+        r = take_member(j, "data", ret_doc);
+    free(body);
+    return r;
+}
+
+int bts_erpnext_get(bts_erpnext *e, const char *doctype, const char *name, cJSON **ret_doc,
+                    bts_frappe_error *err)
+{
+    char path[1024];
+    cJSON *j = NULL;
+    int r = doc_path(doctype, name, path, sizeof(path));
+    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+        r = take_member(j, "data", ret_doc);
+    return r;
+}
+
+/* Appends "&key=<escaped value>" to a query being built. */
+static int add_param(char *q, size_t n, const char *key, const char *value)
+{
+    char *ev = escape_path(value);
+    size_t len = strlen(q);
+    if (!ev)
+        return BTS_ENOMEM;
+    int w = snprintf(q + len, n - len, "%s%s=%s", len ? "&" : "", key, ev);
+    free(ev);
+    return (w < 0 || (size_t)w >= n - len) ? BTS_EINVAL : 0;
+}
+
+int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_json,
+                     const char *filters_json, int64_t limit, const char *order_by,
+                     cJSON **ret_rows, bts_frappe_error *err)
+{
+    char query[3072] = "", limit_s[32], path[4096];
+    cJSON *j = NULL;
+    char *edt = escape_path(doctype);
+    int r = edt ? 0 : BTS_ENOMEM;
+    snprintf(limit_s, sizeof(limit_s), "%lld", (long long)limit);
+    if (r == 0 && fields_json)
+        r = add_param(query, sizeof(query), "fields", fields_json);
+    if (r == 0 && filters_json)
+        r = add_param(query, sizeof(query), "filters", filters_json);
+    if (r == 0 && order_by)
+        r = add_param(query, sizeof(query), "order_by", order_by);
+    if (r == 0)
+        r = add_param(query, sizeof(query), "limit_page_length", limit_s);
+    if (r == 0 && (size_t)snprintf(path, sizeof(path), "/api/resource/%s?%s", edt, query) >=
+                      sizeof(path))
+        r = BTS_EINVAL;
+    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+        r = take_member(j, "data", ret_rows);
+    if (r == 0 && !cJSON_IsArray(*ret_rows)) {
+        cJSON_Delete(*ret_rows);
+        *ret_rows = NULL;
+        r = BTS_EPROTO;
+    }
+    free(edt);
+    return r;
+}
+
+int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, const cJSON *args,
+                     cJSON **ret_message, bts_frappe_error *err)
+{
+    char path[512];
+    cJSON *j = NULL;
+    char *body = args ? cJSON_PrintUnformatted(args) : NULL;
+    if (args && !body)
+        return BTS_ENOMEM;
+    snprintf(path, sizeof(path), "/api/method/%s", dotted);
+    int r = request(e, method, path, body, &j, err);
+    if (r == 0)
+        r = take_member(j, "message", ret_message);
+    free(body);
+    return r;
+}

@@ -1,0 +1,374 @@
+/* HTTP over libcurl. The only file that includes curl.h: everything else sees
+ * bts_http_request / bts_http_response. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bts/http.h"
+#include "bts/log.h"
+
+struct bts_http {
+    bts_http_options opt;
+    char *ca_file;
+    char *server;
+    char *extra_header;
+    CURL *easy;        /* reused for sequential requests: keeps connections alive */
+    CURLM *multi;      /* for parallel requests */
+    uint64_t requests;
+};
+
+typedef struct {
+    bts_http_response *resp;
+    size_t max_body;
+    size_t cap;
+    int too_large;
+} transfer;
+
+static bts_http_abort_fn abort_hook;
+
+void bts_http_set_abort_hook(bts_http_abort_fn fn) { abort_hook = fn; }
+
+int bts_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : BTS_ENOMEM;
+}
+
+void bts_http_global_cleanup(void) { curl_global_cleanup(); }
+
+int bts_http_new(const bts_http_options *o, bts_http **ret)
+{
+    bts_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return BTS_ENOMEM;
+    h->opt = *o;
+    h->ca_file = bts_strdup0(o->ca_file && *o->ca_file ? o->ca_file : NULL);
+    h->server = bts_strdup0(o->server ? o->server : "server");
+    h->extra_header = bts_strdup0(o->extra_header && *o->extra_header ? o->extra_header : NULL);
+    if (h->opt.max_body == 0 || h->opt.max_body > BTS_HTTP_MAX_BODY)
+        h->opt.max_body = BTS_HTTP_MAX_BODY;
+    h->easy = curl_easy_init();
+    h->multi = curl_multi_init();
+    if (!h->server || !h->easy || !h->multi) {
+        bts_http_free(h);
+        return BTS_ENOMEM;
+    }
+    *ret = h;
+    return 0;
+}
+
+void bts_http_free(bts_http *h)
+{
+    if (!h)
+        return;
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    free(h->ca_file);
+    free(h->server);
+    free(h->extra_header);
+    free(h);
+}
+
+void bts_http_response_clear(bts_http_response *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+    r->retry_after_s = -1;
+}
+
+uint64_t bts_http_request_count(const bts_http *h) { return h ? h->requests : 0; }
+
+/* Appends a chunk of the body, refusing to grow past the limit (a hostile or broken
+ * server must not make us allocate without bound). */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    transfer *t = ud;
+    size_t n = size * nmemb;
+    bts_http_response *r = t->resp;
+    if (r->body_len + n > t->max_body) {
+        t->too_large = 1;
+        return 0;
+    }
+    if (r->body_len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 16384;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *p = realloc(r->body, cap);
+        if (!p)
+            return 0;
+        r->body = p;
+        t->cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+static void copy_header_value(char *dst, size_t n, const char *v, size_t len)
+{
+    while (len && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+        len--;
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+/* Picks out the headers we act on: Content-Type and Retry-After. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    transfer *t = ud;
+    size_t n = size * nmemb;
+    char value[64];
+    if (n > 13 && strncasecmp(data, "content-type:", 13) == 0)
+        copy_header_value(t->resp->content_type, sizeof(t->resp->content_type), data + 13, n - 13);
+    else if (n > 12 && strncasecmp(data, "retry-after:", 12) == 0) {
+        copy_header_value(value, sizeof(value), data + 12, n - 12);
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (end != value && *end == '\0' && v >= 0)
+            t->resp->retry_after_s = v > 86400 ? 86400 : v;
+    }
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+    return abort_hook && abort_hook() ? 1 : 0;
+}
+
+static struct curl_slist *build_headers(const bts_http *h, const bts_http_request *req)
+{
+    struct curl_slist *l = NULL, *n;
+    char auth[2048];
+    const char *fixed[] = {"Accept: application/json", "Accept-Language: en", "Expect:",
+                           req->body ? "Content-Type: application/json" : NULL};
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(fixed); i++) {
+        if (!fixed[i])
+            continue;
+        if (!(n = curl_slist_append(l, fixed[i])))
+            goto fail;
+        l = n;
+    }
+    if (h->extra_header) {
+        if (!(n = curl_slist_append(l, h->extra_header)))
+            goto fail;
+        l = n;
+    }
+    if (req->auth) {
+        snprintf(auth, sizeof(auth), "Authorization: %s", req->auth);
+        n = curl_slist_append(l, auth);
+        explicit_bzero(auth, sizeof(auth));
+        if (!n)
+            goto fail;
+        l = n;
+    }
+    return l;
+fail:
+    curl_slist_free_all(l);
+    return NULL;
+}
+
+static void setup_easy(bts_http *h, CURL *c, const bts_http_request *req, transfer *t,
+                       struct curl_slist *headers)
+{
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
+    } else if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "biotime-syncd/" BTS_VERSION);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, h->opt.timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->opt.timeout_s < 15 ? h->opt.timeout_s : 15L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->opt.tls_verify ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->opt.tls_verify ? 2L : 0L);
+    if (h->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->opt.max_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+}
+
+/* Turns a finished transfer into the response fields; returns BTS_ESTOP when aborted. */
+static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const bts_http_request *req)
+{
+    bts_http_response *r = t->resp;
+    h->requests++;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return BTS_ESTOP;
+    if (rc == CURLE_OK) {
+        bts_debug("%s: %s %s -> HTTP %ld (%zu bytes)", h->server, req->method, req->url,
+                  r->status, r->body_len);
+        return 0;
+    }
+    r->transport_error = (int)rc;
+    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        snprintf(r->error, sizeof(r->error), "response body larger than %zu bytes",
+                 h->opt.max_body);
+    else
+        snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+    r->status = 0; /* a partial answer is no answer */
+    return 0;
+}
+
+int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response *resp)
+{
+    transfer t = {.resp = resp, .max_body = h->opt.max_body};
+    memset(resp, 0, sizeof(*resp));
+    resp->retry_after_s = -1;
+    struct curl_slist *headers = build_headers(h, req);
+    if (!headers)
+        return BTS_ENOMEM;
+    curl_easy_reset(h->easy);
+    setup_easy(h, h->easy, req, &t, headers);
+    CURLcode rc = curl_easy_perform(h->easy);
+    int r = finish(h, h->easy, rc, &t, req);
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    return r;
+}
+
+typedef struct {
+    CURL *easy;
+    struct curl_slist *headers;
+    transfer t;
+    size_t index;
+} slot;
+
+static int start_slot(bts_http *h, slot *s, const bts_http_request *req, bts_http_response *resp,
+                      size_t index)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->retry_after_s = -1;
+    s->t = (transfer){.resp = resp, .max_body = h->opt.max_body};
+    s->index = index;
+    if (!s->easy && !(s->easy = curl_easy_init()))
+        return BTS_ENOMEM;
+    curl_easy_reset(s->easy);
+    if (!(s->headers = build_headers(h, req)))
+        return BTS_ENOMEM;
+    setup_easy(h, s->easy, req, &s->t, s->headers);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    return curl_multi_add_handle(h->multi, s->easy) == CURLM_OK ? 0 : BTS_ENOMEM;
+}
+
+static void stop_slot(bts_http *h, slot *s)
+{
+    curl_multi_remove_handle(h->multi, s->easy);
+    curl_slist_free_all(s->headers);
+    s->headers = NULL;
+}
+
+/* Collects finished transfers; returns how many finished, or BTS_ESTOP. */
+static int reap(bts_http *h, const bts_http_request *reqs, slot **free_slots, size_t *n_free)
+{
+    CURLMsg *m;
+    int left, done = 0, stop = 0;
+    while ((m = curl_multi_info_read(h->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        slot *s;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (finish(h, s->easy, m->data.result, &s->t, &reqs[s->index]) == BTS_ESTOP)
+            stop = 1;
+        stop_slot(h, s);
+        free_slots[(*n_free)++] = s;
+        done++;
+    }
+    return stop ? BTS_ESTOP : done;
+}
+
+int bts_http_perform_many(bts_http *h, const bts_http_request *reqs, bts_http_response *resps,
+                          size_t n, unsigned parallel)
+{
+    if (parallel < 1)
+        parallel = 1;
+    if (parallel > n)
+        parallel = (unsigned)n;
+    if (n == 0)
+        return 0;
+    slot *slots = calloc(parallel, sizeof(*slots));
+    slot **free_slots = calloc(parallel, sizeof(*free_slots));
+    size_t n_free = parallel, next = 0, finished = 0;
+    int r = 0;
+    if (!slots || !free_slots) {
+        r = BTS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < parallel; i++)
+        free_slots[i] = &slots[i];
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
+    while (finished < n) {
+        while (n_free > 0 && next < n) {
+            if ((r = start_slot(h, free_slots[--n_free], &reqs[next], &resps[next], next)) < 0)
+                goto out;
+            next++;
+        }
+        int running;
+        curl_multi_perform(h->multi, &running);
+        int done = reap(h, reqs, free_slots, &n_free);
+        if (done == BTS_ESTOP || (abort_hook && abort_hook())) {
+            r = BTS_ESTOP;
+            goto out;
+        }
+        finished += (size_t)done;
+        if (finished < n && done == 0)
+            curl_multi_poll(h->multi, NULL, 0, 200, NULL);
+    }
+out:
+    for (size_t i = 0; slots && i < parallel; i++) {
+        if (slots[i].headers)
+            stop_slot(h, &slots[i]);
+        if (slots[i].easy)
+            curl_easy_cleanup(slots[i].easy);
+    }
+    free(slots);
+    free(free_slots);
+    return r;
+}
+
+int bts_http_is_json_ok(const bts_http_response *r)
+{
+    return r->status >= 200 && r->status < 300 && r->body &&
+           strncasecmp(r->content_type, "application/json", 16) == 0;
+}
+
+int bts_http_is_transient(const bts_http_response *r)
+{
+    long s = r->status;
+    return s == 0 || s == 408 || s == 425 || s == 429 || s >= 500;
+}
+
+char *bts_http_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *copy = e ? strdup(e) : NULL;
+    curl_free(e);
+    return copy;
+}

@@ -1,0 +1,115 @@
+/* Parked punches (Device Log synced = 0: employee unknown or inactive, or a checkin ERPNext
+ * refused) get their checkin once the employee maps, read back from ERPNext rather than
+ * from BioTime, so the cursor never has to move back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bts/sync_internal.h"
+
+#define PARKED_RECHECK_MS (60 * 60 * 1000) /* also retried hourly: ERPNext settings change */
+#define PARKED_MAX 5000                    /* per retry; the rest waits for the next one */
+
+static const char *const parked_fields =
+    "[\"name\",\"emp_code\",\"punch_time\",\"punch_state\",\"terminal_sn\","
+    "\"terminal_alias\"]";
+
+/* A transaction rebuilt from a parked Device Log row (which holds BioTime's raw text). */
+static int txn_from_device_log(const cJSON *row, bts_txn *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (bts_json_text(row, "emp_code", t->emp_code, sizeof(t->emp_code)) <= 0 ||
+        bts_json_text(row, "punch_time", t->punch_time, sizeof(t->punch_time)) <= 0)
+        return BTS_EINVAL;
+    struct tm tm;
+    if (bts_time_parse(t->punch_time, false, &tm) < 0)
+        return BTS_EINVAL;
+    bts_json_text(row, "punch_state", t->punch_state, sizeof(t->punch_state));
+    bts_json_text(row, "terminal_sn", t->terminal_sn, sizeof(t->terminal_sn));
+    bts_json_text(row, "terminal_alias", t->terminal_alias, sizeof(t->terminal_alias));
+    t->raw = cJSON_Duplicate(row, 1);
+    return t->raw ? 0 : BTS_ENOMEM;
+}
+
+static void note_waiting(bts_sync *s, const bts_item *it)
+{
+    s->st.parked_waiting++;
+    if (it->verdict != BTS_MAP_UNMAPPED)
+        return;
+    for (size_t k = 0; k < s->st.n_unknown_codes; k++)
+        if (strcmp(s->st.unknown_codes[k], it->txn.emp_code) == 0)
+            return;
+    if (s->st.n_unknown_codes < BTS_STATE_MAX_CODES)
+        bts_strlcpy(s->st.unknown_codes[s->st.n_unknown_codes++], it->txn.emp_code,
+                    sizeof(s->st.unknown_codes[0]));
+}
+
+/* Splits the parked rows into items that can now get a checkin, counting the rest. */
+static size_t build_items(bts_sync *s, const cJSON *rows, bts_item *items)
+{
+    const cJSON *row;
+    size_t n = 0;
+    s->st.parked_waiting = 0;
+    s->st.n_unknown_codes = 0;
+    cJSON_ArrayForEach(row, rows) {
+        bts_item *it = &items[n];
+        const bts_employee *emp = NULL;
+        memset(it, 0, sizeof(*it));
+        if (txn_from_device_log(row, &it->txn) < 0 ||
+            bts_map_checkin(s->cfg, s->emps, &it->txn, &it->verdict, &it->checkin, &emp) < 0) {
+            s->st.parked_waiting++;
+            bts_item_clear(it);
+            continue;
+        }
+        if (it->verdict != BTS_MAP_CHECKIN) {
+            note_waiting(s, it);
+            bts_item_clear(it);
+            continue;
+        }
+        bts_strlcpy(it->employee, emp->name, sizeof(it->employee));
+        n++;
+    }
+    return n;
+}
+
+static bool due(const bts_sync *s)
+{
+    return s->emps_changed || s->parked_checked_ms == 0 ||
+           bts_now_ms() - s->parked_checked_ms >= PARKED_RECHECK_MS;
+}
+
+int bts_sync_retry_parked(bts_sync *s, bts_cycle *c)
+{
+    cJSON *rows = NULL;
+    bts_frappe_error err;
+    bts_write_counts wc = {0};
+    if (!s->cfg->erpnext.create_checkins || !due(s))
+        return 0;
+    int r = bts_erpnext_list(s->erp, s->cfg->erpnext.device_log_doctype, parked_fields,
+                             "[[\"synced\",\"=\",0]]", PARKED_MAX, "creation asc", &rows, &err);
+    if (r < 0) {
+        char line[600];
+        bts_frappe_error_format(&err, line, sizeof(line));
+        bts_warn("could not read parked punches from ERPNext: %s", line);
+        return 0; /* the next check will try again; the punches are safe in ERPNext */
+    }
+    s->emps_changed = false;
+    s->parked_checked_ms = bts_now_ms();
+    bts_item *items = calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*items));
+    size_t n = items ? build_items(s, rows, items) : 0;
+    if (n > 0 && (r = bts_writer_relink(&s->w, items, n, &wc)) < 0)
+        bts_warn("retrying parked punches: %s", s->w.error);
+    for (size_t i = 0; i < n; i++) {
+        if (*items[i].checkin_name)
+            c->unparked++;
+        else
+            note_waiting(s, &items[i]);
+        bts_item_clear(&items[i]);
+    }
+    if (c->unparked)
+        bts_notice("%llu parked punches got their checkin; %llu still waiting",
+                   (unsigned long long)c->unparked, (unsigned long long)s->st.parked_waiting);
+    c->checkins += wc.checkins;
+    free(items);
+    cJSON_Delete(rows);
+    return 0;
+}

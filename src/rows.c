@@ -1,0 +1,139 @@
+/* From BioTime rows to writer items. A row whose id is usable is never dropped: if the
+ * rest of it is unusable it still becomes a Device Log (synced = 0) saying why. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bts/log.h"
+#include "bts/rows.h"
+
+static bool terminal_selected(const bts_config *cfg, const char *sn)
+{
+    if (cfg->biotime.n_terminals == 0)
+        return true;
+    for (size_t i = 0; i < cfg->biotime.n_terminals; i++)
+        if (strcmp(cfg->biotime.terminals[i], sn) == 0)
+            return true;
+    return false;
+}
+
+static void note_unknown(bts_rows *r, const char *code)
+{
+    for (size_t i = 0; i < r->n_unknown; i++)
+        if (strcmp(r->unknown_codes[i], code) == 0)
+            return;
+    if (r->n_unknown < BTS_ARRAY_SIZE(r->unknown_codes))
+        bts_strlcpy(r->unknown_codes[r->n_unknown++], code, sizeof(r->unknown_codes[0]));
+}
+
+/* A row with a valid id but unusable fields: kept as a raw Device Log with the reason. */
+static int keep_unusable(bts_item *it, const cJSON *row, int64_t id, const char *why)
+{
+    memset(it, 0, sizeof(*it));
+    it->txn.id = id;
+    if (!(it->txn.raw = cJSON_Duplicate(row, 1)))
+        return BTS_ENOMEM;
+    it->verdict = BTS_MAP_UNMAPPED;
+    snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %s", why);
+    bts_log(LOG_WARNING, "BioTime transaction %lld is unusable (%s); keeping it as a Device "
+            "Log with synced = 0", (long long)id, why);
+    return 0;
+}
+
+static void set_park_reason(const bts_config *cfg, bts_item *it)
+{
+    if (it->verdict == BTS_MAP_UNMAPPED)
+        snprintf(it->park_reason, sizeof(it->park_reason), "no Employee has %s = %s",
+                 cfg->erpnext.employee_field, it->txn.emp_code);
+    else if (it->verdict == BTS_MAP_INACTIVE)
+        snprintf(it->park_reason, sizeof(it->park_reason), "Employee %s is not Active",
+                 it->employee);
+    else if (it->verdict == BTS_MAP_NO_CHECKINS)
+        snprintf(it->park_reason, sizeof(it->park_reason), "erpnext.create_checkins is off");
+}
+
+static bool outside_range(const bts_rows_filter *f, const bts_txn *t)
+{
+    return (f->since && strcmp(t->punch_time, f->since) < 0) ||
+           (f->until && strcmp(t->punch_time, f->until) > 0);
+}
+
+/* Parses, filters and maps one row into *it; returns 1 when it is to be written. */
+static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts_item *it,
+                     bts_rows *r)
+{
+    char err[256];
+    const bts_employee *emp = NULL;
+    if (bts_txn_parse(row, &it->txn, err, sizeof(err)) < 0)
+        return keep_unusable(it, row, id, err) < 0 ? BTS_ENOMEM : 1;
+    const char *start = f->cfg->sync.start_date;
+    if (!terminal_selected(f->cfg, it->txn.terminal_sn) ||
+        (*start && strncmp(it->txn.punch_time, start, 10) < 0)) {
+        r->skipped++;
+        return 0;
+    }
+    if (outside_range(f, &it->txn)) {
+        r->outside++;
+        return 0;
+    }
+    int rc = bts_map_checkin(f->cfg, f->emps, &it->txn, &it->verdict, &it->checkin, &emp);
+    if (rc < 0) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s", "punch_time cannot be converted between zones");
+        return keep_unusable(it, row, id, why) < 0 ? BTS_ENOMEM : 1;
+    }
+    if (emp)
+        bts_strlcpy(it->employee, emp->name, sizeof(it->employee));
+    if (it->verdict == BTS_MAP_UNMAPPED)
+        note_unknown(r, it->txn.emp_code);
+    set_park_reason(f->cfg, it);
+    return 1;
+}
+
+/* A page that repeats a row (a broken server) must not write it twice in one batch. */
+static bool seen_in(const bts_rows *r, int64_t id)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->items[i].txn.id == id)
+            return true;
+    return false;
+}
+
+int bts_rows_build(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
+{
+    const cJSON *row;
+    memset(ret, 0, sizeof(*ret));
+    ret->items = calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*ret->items));
+    if (!ret->items)
+        return BTS_ENOMEM;
+    cJSON_ArrayForEach(row, rows) {
+        int64_t id;
+        if (bts_json_int64(row, "id", &id) < 0) {
+            ret->rejected++;
+            bts_log(LOG_WARNING, "BioTime sent a transaction without a usable id; skipped");
+            continue;
+        }
+        if (id <= f->above_id || (ret->n > 0 && seen_in(ret, id)))
+            continue;
+        if (id > ret->max_id)
+            ret->max_id = id;
+        bts_item *it = &ret->items[ret->n];
+        int k = build_one(f, row, id, it, ret);
+        if (k < 0)
+            return k;
+        if (k == 1)
+            ret->n++;
+        else
+            bts_item_clear(it);
+    }
+    return 0;
+}
+
+void bts_rows_clear(bts_rows *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        bts_item_clear(&r->items[i]);
+    free(r->items);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,293 @@
+/* One sync cycle (DESIGN.md §1). The cursor (state.last_id) moves only after ERPNext
+ * acknowledged every row of a page; a transient failure leaves it where it was. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bts/biotime.h"
+#include "bts/employees.h"
+#include "bts/erpnext.h"
+#include "bts/log.h"
+#include "bts/rows.h"
+#include "bts/scan.h"
+#include "bts/sync.h"
+#include "bts/sync_internal.h"
+
+#define EMPLOYEES_MAX_AGE_MS (10 * 60 * 1000)  /* refresh the map at least this often */
+#define EMPLOYEES_MIN_AGE_MS (60 * 1000)       /* ...and on an unknown code, not faster */
+#define MAX_PAGES_PER_CYCLE 50                 /* then let the daemon breathe (status, watchdog) */
+
+int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **ret)
+{
+    char err[512];
+    bts_sync *s = calloc(1, sizeof(*s));
+    int r = BTS_ENOMEM;
+    if (!s)
+        return r;
+    s->cfg = cfg;
+    s->opt = *opt;
+    if (!s->opt.out)
+        s->opt.out = stdout;
+    if ((r = bts_biotime_new(&cfg->biotime, &s->bt)) < 0 ||
+        (r = bts_erpnext_new(&cfg->erpnext, &s->erp)) < 0 ||
+        (r = bts_employees_new(&s->emps)) < 0)
+        goto fail;
+    if ((r = bts_state_load(cfg->sync.state_dir, &s->st, err, sizeof(err))) < 0) {
+        bts_err("%s", err);
+        goto fail;
+    }
+    s->w = (bts_writer){.cfg = cfg, .erp = s->erp, .dry_run = opt->dry_run,
+                        .dry_out = s->opt.out};
+    *ret = s;
+    return 0;
+fail:
+    bts_sync_free(s);
+    return r;
+}
+
+void bts_sync_free(bts_sync *s)
+{
+    if (!s)
+        return;
+    bts_biotime_free(s->bt);
+    bts_erpnext_free(s->erp);
+    bts_employees_free(s->emps);
+    free(s);
+}
+
+const bts_state *bts_sync_state(const bts_sync *s) { return &s->st; }
+
+/* Records why the cycle ended early; returns err for chaining. */
+int bts_sync_fail(bts_cycle *c, int err, const char *text)
+{
+    c->error = err;
+    bts_strlcpy(c->error_text, text, sizeof(c->error_text));
+    return err;
+}
+
+static int refresh_employees(bts_sync *s, bts_cycle *c)
+{
+    const bts_erpnext_config *e = &s->cfg->erpnext;
+    char fields[300], filters[300], line[600];
+    cJSON *rows = NULL;
+    bts_frappe_error err;
+    snprintf(fields, sizeof(fields), "[\"name\",\"%s\",\"status\"]", e->employee_field);
+    snprintf(filters, sizeof(filters), "[[\"%s\",\"is\",\"set\"]]", e->employee_field);
+    int r = bts_erpnext_list(s->erp, "Employee", fields, filters, 0, NULL, &rows, &err);
+    if (r < 0) {
+        bts_frappe_error_format(&err, line, sizeof(line));
+        char text[700];
+        snprintf(text, sizeof(text), "reading the Employee list from ERPNext: %s", line);
+        return bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
+    }
+    bts_employees *fresh;
+    if ((r = bts_employees_new(&fresh)) == 0 &&
+        (r = bts_employees_load(fresh, rows, e->employee_field)) >= 0) {
+        bts_employees_free(s->emps);
+        s->emps = fresh;
+        s->emps_loaded_ms = bts_now_ms();
+        s->emps_changed = true;
+        bts_debug("employee map: %d employees carry %s", r, e->employee_field);
+        r = 0;
+    } else if (r < 0 && fresh) {
+        bts_employees_free(fresh);
+    }
+    cJSON_Delete(rows);
+    return r;
+}
+
+static int refresh_employees_if_due(bts_sync *s, bts_cycle *c)
+{
+    int64_t age = bts_now_ms() - s->emps_loaded_ms;
+    if (s->emps_loaded_ms && age < EMPLOYEES_MAX_AGE_MS &&
+        !(s->emps_want_refresh && age >= EMPLOYEES_MIN_AGE_MS))
+        return 0;
+    s->emps_want_refresh = false;
+    return refresh_employees(s, c);
+}
+
+static void add_counts(bts_cycle *c, const bts_write_counts *w)
+{
+    c->checkins += w->checkins;
+    c->device_logs += w->device_logs;
+    c->duplicates += w->checkin_duplicates + w->device_log_duplicates;
+    c->parked += w->parked;
+    c->rejected += w->rejected;
+}
+
+static void remember_unknown(bts_sync *s, const bts_rows *rows)
+{
+    for (size_t i = 0; i < rows->n_unknown; i++) {
+        bool known = false;
+        for (size_t k = 0; k < s->st.n_unknown_codes; k++)
+            known = known || strcmp(s->st.unknown_codes[k], rows->unknown_codes[i]) == 0;
+        if (!known && s->st.n_unknown_codes < BTS_STATE_MAX_CODES)
+            bts_strlcpy(s->st.unknown_codes[s->st.n_unknown_codes++], rows->unknown_codes[i],
+                        sizeof(s->st.unknown_codes[0]));
+    }
+    if (rows->n_unknown)
+        s->emps_want_refresh = true;
+}
+
+/* Writes the rows of one page above `above`; *ret_max is the id the cursor may move to. */
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
+                  int64_t *ret_max)
+{
+    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .above_id = above,
+                         .since = s->opt.since, .until = s->opt.until};
+    bts_rows rows;
+    bts_write_counts wc = {0};
+    int r = bts_rows_build(&f, page_rows, &rows);
+    if (r == 0 && rows.n > 0 && (r = bts_writer_write(&s->w, rows.items, rows.n, &wc)) < 0)
+        bts_sync_fail(c, r, s->w.error);
+    if (r == 0) {
+        c->read += rows.n;
+        c->skipped += rows.skipped + rows.outside;
+        c->rejected += rows.rejected;
+        add_counts(c, &wc);
+        remember_unknown(s, &rows);
+        *ret_max = rows.max_id > above ? rows.max_id : above;
+        if (rows.outside && !s->warned_filter_ignored) {
+            s->warned_filter_ignored = true;
+            bts_warn("BioTime returned punches outside the requested time range: it ignores "
+                     "start_time/end_time, so they are filtered here");
+        }
+    }
+    c->erpnext_requests += wc.requests;
+    bts_rows_clear(&rows);
+    return r;
+}
+
+/* Moves the cursor after an acknowledged page and saves it (not in a dry run). */
+static int advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
+{
+    char err[512];
+    if (new_id > s->st.last_id)
+        s->st.last_id = new_id;
+    s->st.page_hint = page_no;
+    s->st.hint_page_size = s->cfg->biotime.page_size;
+    bts_strlcpy(s->st.biotime_url, s->cfg->biotime.url, sizeof(s->st.biotime_url));
+    if (s->opt.dry_run)
+        return 0;
+    int r = bts_state_save(s->cfg->sync.state_dir, &s->st, err, sizeof(err));
+    return r < 0 ? bts_sync_fail(c, r, err) : 0;
+}
+
+static int ids_went_back(bts_sync *s, const bts_scan_result *sr)
+{
+    bts_err("BioTime's highest transaction id (%lld) is below the cursor (%lld): its database "
+            "was restored or its ids were reset. Re-reading it from the start: rows ERPNext "
+            "already has are recognised by their id. If this server is a new installation, "
+            "set biotime.name to a new label so its ids cannot collide with the old ones.",
+            (long long)sr->server_max_id, (long long)s->st.last_id);
+    s->st.last_id = 0;
+    s->st.page_hint = 1;
+    return 0;
+}
+
+/* When the next page starts above cursor+1, rows may have shifted back onto the page we
+ * just did (deletions in BioTime): look at it again before moving on. */
+static int next_page(bts_sync *s, int64_t *page_no, bts_page *page)
+{
+    int64_t cursor = s->st.last_id;
+    int r = bts_biotime_transactions(s->bt, *page_no + 1, s->cfg->biotime.page_size, NULL, page);
+    if (r < 0 || page->first_id == 0 || page->first_id <= cursor + 1)
+        goto advanced;
+    bts_page again;
+    if ((r = bts_biotime_transactions(s->bt, *page_no, s->cfg->biotime.page_size, NULL,
+                                      &again)) < 0)
+        return r;
+    if (again.last_id > cursor) {
+        bts_page_clear(page);
+        *page = again;
+        return 0;
+    }
+    bts_page_clear(&again);
+advanced:
+    if (r == 0)
+        (*page_no)++;
+    return r;
+}
+
+static int live(bts_sync *s, bts_cycle *c)
+{
+    int64_t hint = s->st.hint_page_size == s->cfg->biotime.page_size ? s->st.page_hint : 0;
+    bts_scan_result sr;
+    int r = bts_scan_find(s->bt, s->st.last_id, hint, s->cfg->biotime.page_size, &sr);
+    if (r < 0)
+        return bts_sync_fail(c, r, "reading transactions from BioTime");
+    if (sr.ids_went_back) {
+        ids_went_back(s, &sr);
+        bts_scan_result_clear(&sr);
+        return live(s, c);
+    }
+    int64_t page_no = sr.page_no;
+    bts_page page = sr.page;
+    memset(&sr.page, 0, sizeof(sr.page));
+    for (int n = 0;; n++) {
+        int64_t new_id = s->st.last_id;
+        c->pages++;
+        if ((r = bts_sync_page(s, c, page.rows, s->st.last_id, &new_id)) < 0 ||
+            (r = advance(s, c, new_id, page_no)) < 0)
+            break;
+        if (!page.has_next || n + 1 >= MAX_PAGES_PER_CYCLE) {
+            c->caught_up = !page.has_next;
+            break;
+        }
+        bts_page_clear(&page);
+        if ((r = next_page(s, &page_no, &page)) < 0) {
+            bts_sync_fail(c, r, "reading transactions from BioTime");
+            break;
+        }
+    }
+    bts_page_clear(&page);
+    return r;
+}
+
+static void fill_state(bts_sync *s, const bts_cycle *c)
+{
+    bts_state *st = &s->st;
+    st->cycles++;
+    st->last_cycle_at = time(NULL);
+    st->last_read = c->read;
+    st->last_checkins = c->checkins;
+    st->last_device_logs = c->device_logs;
+    st->last_parked = c->parked;
+    st->total_read += c->read;
+    st->total_checkins += c->checkins;
+    st->total_device_logs += c->device_logs;
+    st->total_duplicates += c->duplicates;
+    st->total_parked += c->parked;
+    bts_strlcpy(st->last_result, c->error ? "error" : c->read ? "ok" : "idle",
+                sizeof(st->last_result));
+    if (c->error) {
+        st->total_errors++;
+        st->last_error_at = st->last_cycle_at;
+        bts_strlcpy(st->last_error, c->error_text, sizeof(st->last_error));
+    } else {
+        st->last_success_at = st->last_cycle_at;
+    }
+}
+
+int bts_sync_cycle(bts_sync *s, bts_cycle *c)
+{
+    char err[512];
+    uint64_t bt0 = bts_biotime_request_count(s->bt), erp0 = bts_erpnext_request_count(s->erp);
+    memset(c, 0, sizeof(*c));
+    c->retry_after_s = -1;
+    int r = refresh_employees_if_due(s, c);
+    if (r == 0)
+        r = s->opt.since ? bts_sync_backfill(s, c) : live(s, c);
+    if (r == 0 && !s->opt.dry_run && !s->opt.since)
+        bts_sync_retry_parked(s, c);
+    c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
+    c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
+    if (s->opt.dry_run)
+        return r;
+    fill_state(s, c);
+    if (!s->opt.since)
+        bts_sync_log_entry(s, c);
+    if (bts_state_save(s->cfg->sync.state_dir, &s->st, err, sizeof(err)) < 0 && r == 0)
+        r = bts_sync_fail(c, BTS_EIO, err);
+    return r;
+}

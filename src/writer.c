@@ -1,0 +1,390 @@
+/* Writes mapped transactions to ERPNext (DESIGN.md §2): checkin first, then the Device
+ * Log that names it, so a crash between the two is repaired by the duplicate rule. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bts/log.h"
+#include "bts/writer.h"
+
+#define MAX_ROUND 64 /* batches sent per round of a phase */
+
+typedef struct {
+    size_t start, len;
+} range;
+
+typedef struct phase phase;
+struct phase {
+    const char *what;
+    bts_item **items;                 /* the items taking part */
+    cJSON **docs;                     /* docs[i] is written for items[i] */
+    size_t n;
+    /* called for a batch ERPNext accepted, with its names */
+    int (*accepted)(bts_writer *w, phase *p, range r, const cJSON *names);
+    /* called for a single document ERPNext refused */
+    int (*refused)(bts_writer *w, bts_item *it, cJSON *doc, const bts_frappe_error *err);
+    bts_write_counts *counts;
+};
+
+void bts_item_clear(bts_item *it)
+{
+    if (!it)
+        return;
+    bts_txn_clear(&it->txn);
+    cJSON_Delete(it->checkin);
+    memset(it, 0, sizeof(*it));
+}
+
+static const char *str_of(const cJSON *doc, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* --- generic batched phase with bisection ----------------------------------------- */
+
+static cJSON *batch_of(const phase *p, range r)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < r.len; i++)
+        if (!cJSON_AddItemReferenceToArray(a, p->docs[r.start + i])) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* A batch came back refused for a permanent reason: split it, or settle its one document. */
+static int on_refused_batch(bts_writer *w, phase *p, range r, const bts_frappe_error *err,
+                            range *queue, size_t *nq)
+{
+    if (r.len == 1)
+        return p->refused(w, p->items[r.start], p->docs[r.start], err);
+    size_t half = r.len / 2;
+    queue[(*nq)++] = (range){r.start, half};
+    queue[(*nq)++] = (range){r.start + half, r.len - half};
+    return 0;
+}
+
+static int stop_error(bts_writer *w, const phase *p, int rc, const bts_frappe_error *err)
+{
+    char line[600];
+    bts_frappe_error_format(err, line, sizeof(line));
+    snprintf(w->error, sizeof(w->error), "writing %s to ERPNext: %.400s", p->what, line);
+    return rc;
+}
+
+/* Sends one round of batches in parallel and files each answer. */
+static int run_round(bts_writer *w, phase *p, range *round, size_t n_round, range *queue,
+                     size_t *nq)
+{
+    cJSON *batches[MAX_ROUND] = {0}, *names[MAX_ROUND] = {0};
+    int rcs[MAX_ROUND];
+    bts_frappe_error errs[MAX_ROUND];
+    int r = 0;
+    for (size_t i = 0; i < n_round; i++)
+        if (!(batches[i] = batch_of(p, round[i]))) {
+            r = BTS_ENOMEM;
+            goto out;
+        }
+    if ((r = bts_erpnext_insert_batches(w->erp, batches, n_round, rcs, names, errs)) < 0) {
+        snprintf(w->error, sizeof(w->error), "stopped while writing %s", p->what);
+        goto out;
+    }
+    for (size_t i = 0; i < n_round && r == 0; i++) {
+        if (rcs[i] == 0)
+            r = p->accepted(w, p, round[i], names[i]);
+        else if (rcs[i] == BTS_EPERM && errs[i].cls != BTS_FE_WRONG_SITE)
+            r = on_refused_batch(w, p, round[i], &errs[i], queue, nq);
+        else
+            r = stop_error(w, p, rcs[i] == BTS_EPERM ? BTS_EPROTO : rcs[i], &errs[i]);
+    }
+out:
+    for (size_t i = 0; i < n_round; i++) {
+        cJSON_Delete(batches[i]);
+        cJSON_Delete(names[i]);
+    }
+    return r;
+}
+
+static int run_phase(bts_writer *w, phase *p)
+{
+    size_t bs = (size_t)w->cfg->erpnext.batch_size, nq = 0;
+    /* every split adds one range, and there are at most n single-document ranges */
+    range *queue = calloc(2 * p->n + 2, sizeof(*queue));
+    int r = queue ? 0 : BTS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < p->n; i += bs)
+        queue[nq++] = (range){i, p->n - i < bs ? p->n - i : bs};
+    while (r == 0 && nq > 0) {
+        range round[MAX_ROUND];
+        size_t n_round = nq < MAX_ROUND ? nq : MAX_ROUND;
+        nq -= n_round;
+        memcpy(round, queue + nq, n_round * sizeof(range));
+        r = run_round(w, p, round, n_round, queue, &nq);
+    }
+    free(queue);
+    return r;
+}
+
+/* --- checkins ------------------------------------------------------------------- */
+
+/* The API user without HR User/HR Manager gets `time` silently replaced by "now"
+ * (a permission-level-1 field): compare what ERPNext stored with what we sent. */
+static int verify_times(bts_writer *w, phase *p, range r, const cJSON *names)
+{
+    cJSON *filter = cJSON_CreateArray(), *cond = cJSON_CreateArray(), *rows = NULL;
+    char *filters = NULL;
+    bts_frappe_error err;
+    int rc = BTS_ENOMEM;
+    if (!filter || !cond)
+        goto out;
+    cJSON_AddItemToArray(cond, cJSON_CreateString("name"));
+    cJSON_AddItemToArray(cond, cJSON_CreateString("in"));
+    cJSON_AddItemToArray(cond, cJSON_Duplicate(names, 1));
+    cJSON_AddItemToArray(filter, cond);
+    cond = NULL;
+    if (!(filters = cJSON_PrintUnformatted(filter)))
+        goto out;
+    rc = bts_erpnext_list(w->erp, "Employee Checkin", "[\"name\",\"time\"]", filters, 0, NULL,
+                          &rows, &err);
+    if (rc < 0) {
+        rc = stop_error(w, p, rc == BTS_EPERM ? BTS_EPROTO : rc, &err);
+        goto out;
+    }
+    for (size_t i = 0; i < r.len && rc == 0; i++) {
+        const char *name = cJSON_GetArrayItem(names, (int)i)->valuestring;
+        const char *sent = str_of(p->docs[r.start + i], "time");
+        const cJSON *row;
+        bool same = false;
+        cJSON_ArrayForEach(row, rows) {
+            if (strcmp(str_of(row, "name"), name) == 0)
+                same = strncmp(str_of(row, "time"), sent, 19) == 0;
+        }
+        if (!same) {
+            snprintf(w->error, sizeof(w->error),
+                     "ERPNext did not store the punch time of checkin %.140s (it keeps \"now\" "
+                     "instead): give the API user the HR User or HR Manager role, then "
+                     "delete the checkins created with a wrong time", name);
+            rc = BTS_EROLE;
+        }
+    }
+out:
+    cJSON_Delete(filter);
+    cJSON_Delete(cond);
+    cJSON_Delete(rows);
+    free(filters);
+    return rc;
+}
+
+static int checkins_accepted(bts_writer *w, phase *p, range r, const cJSON *names)
+{
+    int rc = verify_times(w, p, r, names);
+    for (size_t i = 0; rc == 0 && i < r.len; i++) {
+        bts_item *it = p->items[r.start + i];
+        bts_strlcpy(it->checkin_name, cJSON_GetArrayItem(names, (int)i)->valuestring,
+                    sizeof(it->checkin_name));
+        p->counts->checkins++;
+    }
+    return rc;
+}
+
+/* A duplicate whose message had no link: find the existing checkin by HRMS's key. */
+static int find_existing_checkin(bts_writer *w, const cJSON *doc, char *out, size_t n)
+{
+    cJSON *filters = cJSON_CreateObject(), *rows = NULL;
+    bts_frappe_error err;
+    char *f = NULL;
+    int r = BTS_ENOMEM;
+    if (!filters)
+        return r;
+    cJSON_AddStringToObject(filters, "employee", str_of(doc, "employee"));
+    cJSON_AddStringToObject(filters, "time", str_of(doc, "time"));
+    cJSON_AddStringToObject(filters, "log_type", str_of(doc, "log_type"));
+    if ((f = cJSON_PrintUnformatted(filters)))
+        r = bts_erpnext_list(w->erp, "Employee Checkin", "[\"name\"]", f, 1, NULL, &rows, &err);
+    if (r == 0 && cJSON_GetArraySize(rows) == 1)
+        bts_strlcpy(out, str_of(cJSON_GetArrayItem(rows, 0), "name"), n);
+    else if (r == 0)
+        r = BTS_EPROTO;
+    cJSON_Delete(filters);
+    cJSON_Delete(rows);
+    free(f);
+    return r;
+}
+
+#define park(it, fmt, detail) \
+    snprintf((it)->park_reason, sizeof((it)->park_reason), fmt, (detail))
+
+static int checkin_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts_frappe_error *err)
+{
+    char line[600];
+    bts_frappe_error_format(err, line, sizeof(line));
+    switch (err->cls) {
+    case BTS_FE_DUPLICATE_LOG:
+        it->checkin_existed = true;
+        if (*err->checkin_name) {
+            bts_strlcpy(it->checkin_name, err->checkin_name, sizeof(it->checkin_name));
+            return 0;
+        }
+        if (find_existing_checkin(w, doc, it->checkin_name, sizeof(it->checkin_name)) == 0)
+            return 0;
+        it->checkin_existed = false;
+        park(it, "ERPNext says the checkin exists but it could not be found: %.200s", line);
+        return 0;
+    case BTS_FE_GEOLOCATION:
+        park(it, "%.150s (turn off HR Settings > Allow Geolocation Tracking, or the checkins "
+                 "cannot be created from a terminal)", line);
+        return 0;
+    case BTS_FE_INACTIVE:
+        park(it, "employee is not active: %.250s", line);
+        return 0;
+    default:
+        park(it, "ERPNext refused the checkin: %.250s", line);
+        return 0;
+    }
+}
+
+static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+{
+    phase p = {.what = "Employee Checkins", .accepted = checkins_accepted,
+               .refused = checkin_refused, .counts = c};
+    p.items = calloc(n ? n : 1, sizeof(*p.items));
+    p.docs = calloc(n ? n : 1, sizeof(*p.docs));
+    int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (items[i].checkin) {
+            p.items[p.n] = &items[i];
+            p.docs[p.n++] = items[i].checkin;
+        }
+    if (r == 0)
+        r = run_phase(w, &p);
+    for (size_t i = 0; r == 0 && i < p.n; i++)
+        if (p.items[i]->checkin_existed)
+            c->checkin_duplicates++;
+        else if (*p.items[i]->park_reason)
+            bts_log(LOG_WARNING, "BioTime transaction %lld parked: %s",
+                    (long long)p.items[i]->txn.id, p.items[i]->park_reason);
+    free(p.items);
+    free(p.docs);
+    return r;
+}
+
+/* --- Device Logs -------------------------------------------------------------- */
+
+static int device_logs_accepted(bts_writer *w, phase *p, range r, const cJSON *names)
+{
+    (void)w, (void)names;
+    p->counts->device_logs += r.len;
+    return 0;
+}
+
+/* The Device Log exists already: make sure it names the checkin we now have. */
+static int link_existing(bts_writer *w, bts_item *it, const char *device_log)
+{
+    bts_frappe_error err;
+    cJSON *fields = cJSON_CreateObject();
+    int r = BTS_ENOMEM;
+    if (fields && cJSON_AddNumberToObject(fields, "synced", 1) &&
+        cJSON_AddStringToObject(fields, "employee_check_in", it->checkin_name) &&
+        cJSON_AddStringToObject(fields, "employee_id_on_system", it->employee) &&
+        cJSON_AddStringToObject(fields, "sync_error", "")) {
+        r = bts_erpnext_update(w->erp, w->cfg->erpnext.device_log_doctype, device_log, fields,
+                               NULL, &err);
+        if (r < 0)
+            r = stop_error(w, &(phase){.what = "a Device Log update"},
+                           r == BTS_EPERM ? BTS_EPROTO : r, &err);
+    }
+    cJSON_Delete(fields);
+    return r;
+}
+
+static int device_log_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts_frappe_error *err)
+{
+    char line[600];
+    if (err->cls == BTS_FE_DUPLICATE_ENTRY) {
+        it->device_log_existed = true;
+        return *it->checkin_name ? link_existing(w, it, str_of(doc, "id")) : 0;
+    }
+    bts_frappe_error_format(err, line, sizeof(line));
+    const char *fields[] = {"SERVER=erpnext", NULL};
+    bts_log_fields(LOG_ERR, fields, "ERPNext refused the Device Log of BioTime transaction "
+                   "%lld: %s", (long long)it->txn.id, line);
+    it->rejected = true;
+    return 0;
+}
+
+static int write_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+{
+    phase p = {.what = "BioTime Device Logs", .accepted = device_logs_accepted,
+               .refused = device_log_refused, .counts = c};
+    p.items = calloc(n ? n : 1, sizeof(*p.items));
+    p.docs = calloc(n ? n : 1, sizeof(*p.docs));
+    int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        bts_item *it = &items[i];
+        p.items[p.n] = it;
+        p.docs[p.n] = bts_map_device_log(w->cfg, &it->txn, *it->checkin_name ? it->checkin_name
+                                                                               : NULL,
+                                         *it->employee ? it->employee : NULL);
+        if (!p.docs[p.n])
+            r = BTS_ENOMEM;
+        else if (*it->park_reason)
+            cJSON_AddStringToObject(p.docs[p.n], "sync_error", it->park_reason);
+        p.n++;
+    }
+    if (r == 0)
+        r = run_phase(w, &p);
+    for (size_t i = 0; i < p.n; i++) {
+        if (r == 0 && p.items[i]->device_log_existed)
+            c->device_log_duplicates++;
+        if (r == 0 && p.items[i]->rejected)
+            c->rejected++;
+        if (r == 0 && !*p.items[i]->checkin_name)
+            c->parked++;
+        cJSON_Delete(p.docs[i]);
+    }
+    free(p.items);
+    free(p.docs);
+    return r;
+}
+
+/* --- dry run -------------------------------------------------------------------- */
+
+static void dry_print(bts_writer *w, const bts_item *it)
+{
+    const cJSON *c = it->checkin;
+    if (c)
+        fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> checkin employee=%s time=%s "
+                "log_type=%s device_id=%s; Device Log synced=1\n", (long long)it->txn.id,
+                it->txn.emp_code, it->txn.punch_time, str_of(c, "employee"), str_of(c, "time"),
+                str_of(c, "log_type"), str_of(c, "device_id"));
+    else
+        fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> Device Log synced=0 (%s)\n",
+                (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, it->park_reason);
+}
+
+int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts)
+{
+    uint64_t before = bts_erpnext_request_count(w->erp);
+    int r;
+    w->error[0] = '\0';
+    if (w->dry_run) {
+        for (size_t i = 0; i < n; i++)
+            dry_print(w, &items[i]);
+        return 0;
+    }
+    if ((r = write_checkins(w, items, n, counts)) == 0)
+        r = write_device_logs(w, items, n, counts);
+    counts->requests += bts_erpnext_request_count(w->erp) - before;
+    return r;
+}
+
+int bts_writer_relink(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts)
+{
+    uint64_t before = bts_erpnext_request_count(w->erp);
+    int r = write_checkins(w, items, n, counts);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (*items[i].checkin_name)
+            r = link_existing(w, &items[i], str_of(items[i].txn.raw, "name"));
+    counts->requests += bts_erpnext_request_count(w->erp) - before;
+    return r;
+}
