@@ -80,7 +80,7 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         snprintf(text, sizeof(text), "reading the Employee list from ERPNext: %s", line);
         return bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
     }
-    bts_employees *fresh;
+    bts_employees *fresh = NULL;
     if ((r = bts_employees_new(&fresh)) == 0 &&
         (r = bts_employees_load(fresh, rows, e->employee_field)) >= 0) {
         bts_employees_free(s->emps);
