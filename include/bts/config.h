@@ -13,7 +13,9 @@ typedef struct {
     bts_auth_mode auth;
     char *username;
     char *password;     /* secret */
+    char *password_file; /* "" or the resolved path password was read from */
     char *token;        /* secret: static pre-issued token, "" = log in */
+    char *token_file;   /* "" or the resolved path token was read from */
     char *company;
     int page_size;
     int timeout;
@@ -28,6 +30,8 @@ typedef struct {
     char *url;          /* without trailing slash */
     char *api_key;
     char *api_secret;   /* secret */
+    char *api_secret_file; /* "" or the resolved path api_secret was read from */
+    char *site_name;    /* "" or sent as X-Frappe-Site-Name */
     char *timezone;     /* resolved: never "" after load (host zone) */
     char *employee_field;
     bool create_checkins;

@@ -1,0 +1,977 @@
+/* The configuration file (CONTRACT.md §3).
+ *
+ * One declarative table names every key with its type, default, range and place in
+ * bts_config; loading, printing and freeing all walk it, so a new key is one row here.
+ * Loading is a row of passes, each returning 0 or BTS_ECONFIG with
+ * "FILE:LINE: group.key: what is wrong" in err: read the file, refuse unknown names, take
+ * each value (type, range, check), read the secret files, demand the required keys, then
+ * resolve what is derived (time zones). The first error wins: one clear message beats ten. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "bts/config.h"
+#include "bts/timeconv.h"
+
+typedef enum {
+    KEY_STRING,  /* char * */
+    KEY_FILE,    /* char *: a file whose first line is the secret at .count */
+    KEY_INT,     /* int within min..max */
+    KEY_BOOL,    /* bool */
+    KEY_ENUM,    /* int: the value of one of .choices, written by name */
+    KEY_STRINGS, /* char ** with a size_t count at .count */
+    KEY_INTS,    /* int * with a size_t count at .count, each within min..max */
+} key_type;
+
+typedef struct {
+    const char *name;
+    int value;
+} key_choice;
+
+/* Further checks on a string (or on each string of an array); may normalise it in place.
+ * Returns NULL when the value is good, else what is wrong with it. */
+typedef const char *(*key_check)(char *value);
+
+typedef struct {
+    const char *group;
+    const char *name;
+    key_type type;
+    size_t offset;        /* of the value in bts_config */
+    size_t count;         /* arrays: of the element count; KEY_FILE: of the secret it fills */
+    const char *def;      /* strings and enums */
+    int def_int;          /* ints and bools */
+    const int *def_ints;  /* int arrays */
+    size_t n_def_ints;
+    int min, max;         /* ints and the elements of int arrays */
+    const key_choice *choices;
+    key_check check;
+    bool secret;          /* printed as "***", listed by bts_config_secrets */
+    bool required;        /* must not be empty; the conditional ones are in loader_required */
+} key;
+
+/* The enum is stored through an int lvalue by the table. */
+_Static_assert(sizeof(bts_auth_mode) == sizeof(int), "bts_auth_mode must be int-sized");
+
+static const char *check_url(char *value);
+static const char *check_label(char *value);
+static const char *check_zone(char *value);
+static const char *check_date(char *value);
+static const char *check_fieldname(char *value);
+static const char *check_nonempty(char *value);
+static const char *check_readable(char *value);
+
+static const key_choice auth_choices[] = {
+    {"jwt", BTS_AUTH_JWT}, {"token", BTS_AUTH_TOKEN}, {"basic", BTS_AUTH_BASIC}, {NULL, 0},
+};
+static const key_choice level_choices[] = {
+    {"err", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+    {"info", LOG_INFO}, {"debug", LOG_DEBUG}, {NULL, 0},
+};
+static const int punch_in_default[] = {0, 3, 4};
+static const int punch_out_default[] = {1, 2, 5};
+
+#define AT(field) offsetof(bts_config, field)
+#define K_STR(g, n, f, d, chk) \
+    {.group = g, .name = n, .type = KEY_STRING, .offset = AT(f), .def = d, .check = chk}
+#define K_REQ(g, n, f, chk) \
+    {.group = g, .name = n, .type = KEY_STRING, .offset = AT(f), .def = "", .check = chk, \
+     .required = true}
+#define K_SECRET(g, n, f, req) \
+    {.group = g, .name = n, .type = KEY_STRING, .offset = AT(f), .def = "", .secret = true, \
+     .required = req}
+#define K_FILE(g, n, f, secret_field) \
+    {.group = g, .name = n, .type = KEY_FILE, .offset = AT(f), .count = AT(secret_field), \
+     .def = ""}
+#define K_INT(g, n, f, d, lo, hi) \
+    {.group = g, .name = n, .type = KEY_INT, .offset = AT(f), .def_int = d, .min = lo, .max = hi}
+#define K_BOOL(g, n, f, d) {.group = g, .name = n, .type = KEY_BOOL, .offset = AT(f), .def_int = d}
+#define K_ENUM(g, n, f, d, ch) \
+    {.group = g, .name = n, .type = KEY_ENUM, .offset = AT(f), .def = d, .choices = ch}
+#define K_STRS(g, n, f, cnt, chk) \
+    {.group = g, .name = n, .type = KEY_STRINGS, .offset = AT(f), .count = AT(cnt), .check = chk}
+#define K_INTS(g, n, f, cnt, d, lo, hi) \
+    {.group = g, .name = n, .type = KEY_INTS, .offset = AT(f), .count = AT(cnt), \
+     .def_ints = d, .n_def_ints = BTS_ARRAY_SIZE(d), .min = lo, .max = hi}
+
+/* CONTRACT.md §3, in its order: bts_config_print follows this table. Keys of one group
+ * must stay together. */
+static const key keys[] = {
+    K_REQ("biotime", "url", biotime.url, check_url),
+    K_STR("biotime", "name", biotime.name, "", check_label),
+    K_ENUM("biotime", "auth", biotime.auth, "jwt", auth_choices),
+    K_STR("biotime", "username", biotime.username, "", NULL),
+    K_SECRET("biotime", "password", biotime.password, false),
+    K_FILE("biotime", "password_file", biotime.password_file, biotime.password),
+    K_SECRET("biotime", "token", biotime.token, false),
+    K_FILE("biotime", "token_file", biotime.token_file, biotime.token),
+    K_STR("biotime", "company", biotime.company, "", NULL),
+    K_INT("biotime", "page_size", biotime.page_size, 200, 1, 10000),
+    K_INT("biotime", "timeout", biotime.timeout, 60, 1, 3600),
+    K_STR("biotime", "timezone", biotime.timezone, "", check_zone),
+    K_STRS("biotime", "terminals", biotime.terminals, biotime.n_terminals, check_nonempty),
+    K_BOOL("biotime", "tls_verify", biotime.tls_verify, true),
+    K_STR("biotime", "ca_file", biotime.ca_file, "", check_readable),
+
+    K_REQ("erpnext", "url", erpnext.url, check_url),
+    K_REQ("erpnext", "api_key", erpnext.api_key, NULL),
+    K_SECRET("erpnext", "api_secret", erpnext.api_secret, true),
+    K_FILE("erpnext", "api_secret_file", erpnext.api_secret_file, erpnext.api_secret),
+    K_STR("erpnext", "site_name", erpnext.site_name, "", NULL),
+    K_STR("erpnext", "timezone", erpnext.timezone, "", check_zone),
+    K_STR("erpnext", "employee_field", erpnext.employee_field, "attendance_device_id",
+          check_fieldname),
+    K_BOOL("erpnext", "create_checkins", erpnext.create_checkins, true),
+    K_STR("erpnext", "device_log_doctype", erpnext.device_log_doctype, "BioTime Device Log",
+          check_nonempty),
+    K_STR("erpnext", "sync_log_doctype", erpnext.sync_log_doctype, "Sync Logs", check_nonempty),
+    K_INT("erpnext", "batch_size", erpnext.batch_size, 100, 1, 200),
+    K_INT("erpnext", "connections", erpnext.connections, 4, 1, 32),
+    K_INT("erpnext", "timeout", erpnext.timeout, 60, 1, 3600),
+    K_STRS("erpnext", "shift_types", erpnext.shift_types, erpnext.n_shift_types, check_nonempty),
+    K_BOOL("erpnext", "tls_verify", erpnext.tls_verify, true),
+    K_STR("erpnext", "ca_file", erpnext.ca_file, "", check_readable),
+
+    K_INT("sync", "interval", sync.interval, 60, 1, 86400),
+    K_STR("sync", "start_date", sync.start_date, "", check_date),
+    K_INT("sync", "lookback_hours", sync.lookback_hours, 72, 0, 8760),
+    K_STR("sync", "state_dir", sync.state_dir, "/var/lib/biotime-sync", check_nonempty),
+    K_INTS("sync", "punch_in", sync.punch_in, sync.n_punch_in, punch_in_default, 0, 255),
+    K_INTS("sync", "punch_out", sync.punch_out, sync.n_punch_out, punch_out_default, 0, 255),
+
+    K_ENUM("log", "level", log.level, "info", level_choices),
+};
+
+#define FIELD(cfg, off, type) ((type *)(void *)((char *)(cfg) + (off)))
+
+typedef struct {
+    config_t lc;
+    const char *path;
+    char *dir;          /* of the config file: relative secret files are found there */
+    bts_config *cfg;
+    char *err;
+    size_t errlen;
+} loader;
+
+/* ---- errors ---- */
+
+__attribute__((format(printf, 4, 0)))
+static int loader_vfail(loader *l, const config_setting_t *s, const char *what,
+                        const char *fmt, va_list ap) {
+    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
+                                                          : l->path;
+    char msg[512], where[64] = "";
+
+    if (!l->err || l->errlen == 0)
+        return BTS_ECONFIG;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* Without a setting (the file itself, a missing group) there is no line to name. */
+    if (s && config_setting_source_line(s) > 0)
+        snprintf(where, sizeof(where), ":%u", (unsigned)config_setting_source_line(s));
+    snprintf(l->err, l->errlen, "%s%s: %s%s%s", file, where, what ? what : "",
+             what ? ": " : "", msg);
+    return BTS_ECONFIG;
+}
+
+/* Records "FILE:LINE: what: message" for setting s (NULL: the file, no line). */
+__attribute__((format(printf, 4, 5)))
+static int loader_fail(loader *l, const config_setting_t *s, const char *what,
+                       const char *fmt, ...) {
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = loader_vfail(l, s, what, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* "group.name", as errors name a key. */
+static const char *key_what(const key *k, char buf[static 64]) {
+    snprintf(buf, 64, "%s.%s", k->group, k->name);
+    return buf;
+}
+
+/* As loader_fail, naming the key. */
+__attribute__((format(printf, 4, 5)))
+static int key_fail(loader *l, const key *k, const config_setting_t *s, const char *fmt, ...) {
+    char what[64];
+    va_list ap;
+    int r;
+
+    key_what(k, what);
+    va_start(ap, fmt);
+    r = loader_vfail(l, s, what, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static int loader_oom(loader *l) {
+    if (l->err && l->errlen > 0)
+        snprintf(l->err, l->errlen, "%s: out of memory", l->path);
+    return BTS_ENOMEM;
+}
+
+/* ---- the table ---- */
+
+static const key *key_find(const char *group, const char *name) {
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
+        if (strcmp(keys[i].group, group) == 0 && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static bool group_known(const char *group) {
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
+        if (strcmp(keys[i].group, group) == 0)
+            return true;
+    return false;
+}
+
+static const char *choice_name(const key_choice *choices, int value) {
+    for (const key_choice *c = choices; c->name; c++)
+        if (c->value == value)
+            return c->name;
+    return "?";
+}
+
+/* The setting of group.name, or else the group's (where a missing key would go), or NULL. */
+static const config_setting_t *loader_where(const loader *l, const char *group,
+                                            const char *name) {
+    const config_setting_t *g = config_setting_get_member(config_root_setting(&l->lc), group);
+    const config_setting_t *s = g && name ? config_setting_get_member(g, name) : NULL;
+
+    return s ? s : g;
+}
+
+/* Replaces the string at *slot with a copy of value. */
+static int str_set(char **slot, const char *value) {
+    char *copy = strdup(value);
+
+    if (!copy)
+        return BTS_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Frees a string, first wiping it when it may hold a secret. */
+static void str_free(char *s, bool wipe) {
+    if (s && wipe)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static int key_default(bts_config *cfg, const key *k) {
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_FILE:
+        return str_set(FIELD(cfg, k->offset, char *), k->def);
+    case KEY_INT:
+        *FIELD(cfg, k->offset, int) = k->def_int;
+        return 0;
+    case KEY_BOOL:
+        *FIELD(cfg, k->offset, bool) = k->def_int != 0;
+        return 0;
+    case KEY_ENUM:
+        for (const key_choice *c = k->choices; c->name; c++)
+            if (strcmp(c->name, k->def) == 0)
+                *FIELD(cfg, k->offset, int) = c->value;
+        return 0;
+    case KEY_STRINGS:
+        return 0;
+    case KEY_INTS:
+        if (!(*FIELD(cfg, k->offset, int *) = calloc(k->n_def_ints, sizeof(int))))
+            return BTS_ENOMEM;
+        memcpy(*FIELD(cfg, k->offset, int *), k->def_ints, k->n_def_ints * sizeof(int));
+        *FIELD(cfg, k->count, size_t) = k->n_def_ints;
+        return 0;
+    }
+    return BTS_EINVAL;
+}
+
+static void key_free(bts_config *cfg, const key *k) {
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_FILE:
+        str_free(*FIELD(cfg, k->offset, char *), k->secret);
+        break;
+    case KEY_STRINGS:
+        for (size_t i = 0; i < *FIELD(cfg, k->count, size_t); i++)
+            free((*FIELD(cfg, k->offset, char **))[i]);
+        free(*FIELD(cfg, k->offset, char **));
+        break;
+    case KEY_INTS:
+        free(*FIELD(cfg, k->offset, int *));
+        break;
+    case KEY_INT:
+    case KEY_BOOL:
+    case KEY_ENUM:
+        break;
+    }
+}
+
+void bts_config_free(bts_config *cfg) {
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
+        key_free(cfg, &keys[i]);
+    free(cfg->path);
+    free(cfg);
+}
+
+static int config_new(const char *path, bts_config **ret) {
+    bts_config *cfg = calloc(1, sizeof(*cfg));
+    int r = BTS_ENOMEM;
+
+    if (!cfg || !(cfg->path = strdup(path)))
+        goto out;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
+        if ((r = key_default(cfg, &keys[i])) < 0)
+            goto out;
+    *ret = cfg;
+    cfg = NULL;
+    r = 0;
+out:
+    bts_config_free(cfg);
+    return r;
+}
+
+/* ---- value checks ---- */
+
+/* The port after "host:" in a URL authority: 1..65535, digits only. */
+static bool url_port_ok(const char *p, size_t n) {
+    long port = 0;
+
+    if (n == 0 || n > 5)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        port = port * 10 + (p[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+/* host[:port] or [v6]:port, as it stands between "//" and the path. */
+static const char *url_authority(const char *a, size_t n) {
+    const char *colon;
+
+    if (n == 0)
+        return "has no host";
+    if (memchr(a, '@', n))
+        return "must not carry user:password@ (use username and password)";
+    if (a[0] == '[') {
+        const char *end = memchr(a, ']', n);
+        if (!end || end == a + 1)
+            return "has a bad [IPv6] host";
+        colon = end + 1 < a + n ? end + 1 : NULL;
+        if (colon && *colon != ':')
+            return "has a bad [IPv6] host";
+    } else {
+        colon = memchr(a, ':', n);
+        if (colon == a)
+            return "has no host";
+    }
+    if (colon && !url_port_ok(colon + 1, (size_t)(a + n - colon - 1)))
+        return "has a bad port (expected 1..65535)";
+    return NULL;
+}
+
+/* scheme://host[:port][/prefix]: the clients append API paths to it, so a query, a fragment
+ * or a trailing slash would break every request. The trailing slash is forgiven. */
+static const char *check_url(char *value) {
+    size_t skip, len;
+    const char *why;
+
+    if (!*value)
+        return NULL; /* required-ness is loader_required's job */
+    if (strncasecmp(value, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(value, "https://", 8) == 0)
+        skip = 8;
+    else
+        return "must start with http:// or https://";
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "must not contain spaces or control characters";
+    if (strpbrk(value, "?#"))
+        return "must not have a query (?) or fragment (#)";
+    if ((why = url_authority(value + skip, strcspn(value + skip, "/"))))
+        return why;
+    len = strlen(value);
+    while (len > skip && value[len - 1] == '/')
+        value[--len] = '\0';
+    return NULL;
+}
+
+/* The label goes into Device Log names ("<name>-<id>") and so into URL paths. */
+static const char *check_label(char *value) {
+    if (strlen(value) > 64)
+        return "is longer than 64 characters";
+    if (value[strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")])
+        return "may hold only letters, digits, '.', '_' and '-'";
+    return NULL;
+}
+
+static const char *check_zone(char *value) {
+    if (*value && bts_tz_valid(value) != 1)
+        return "is not a time zone of the tz database (e.g. \"Asia/Kolkata\", \"UTC\")";
+    return NULL;
+}
+
+static const char *check_date(char *value) {
+    struct tm tm;
+
+    if (*value && (strlen(value) != 10 || bts_time_parse(value, true, &tm) < 0))
+        return "must be a date YYYY-MM-DD";
+    return NULL;
+}
+
+/* A Frappe field name; it is put into list filters. */
+static const char *check_fieldname(char *value) {
+    if (!*value || value[strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")])
+        return "must be a field name (letters, digits, '_')";
+    return NULL;
+}
+
+static const char *check_nonempty(char *value) {
+    return *value ? NULL : "must not be empty";
+}
+
+/* A CA file that cannot be read would only show at the first TLS handshake. */
+static const char *check_readable(char *value) {
+    if (*value && access(value, R_OK) < 0)
+        return strerror(errno);
+    return NULL;
+}
+
+/* ---- reading the file ---- */
+
+/* Refuses a file that other users may read (or write): it holds or guards secrets. */
+static int loader_private(loader *l, int fd, const char *file, const config_setting_t *s,
+                          const char *what) {
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return loader_fail(l, s, what, "%s: %s", file, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return loader_fail(l, s, what, "%s: not a regular file", file);
+    if (st.st_mode & (S_IROTH | S_IWOTH))
+        return loader_fail(l, s, what, "%s by other users (mode %04o): chmod o-%s %s",
+                           st.st_mode & S_IROTH ? "readable" : "writable",
+                           (unsigned)(st.st_mode & 07777),
+                           st.st_mode & S_IWOTH ? (st.st_mode & S_IROTH ? "rw" : "w") : "r",
+                           file);
+    return 0;
+}
+
+static int loader_dir(loader *l) {
+    char *copy = strdup(l->path);
+    int err;
+
+    if (!copy)
+        return loader_oom(l);
+    /* Absolute, so that -n shows where a secret really came from. */
+    l->dir = realpath(dirname(copy), NULL);
+    err = errno;
+    free(copy);
+    return l->dir ? 0 : loader_fail(l, NULL, NULL, "its directory: %s", strerror(err));
+}
+
+static int loader_read(loader *l) {
+    FILE *f = NULL;
+    int fd, r;
+
+    fd = open(l->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return loader_fail(l, NULL, NULL, "%s", strerror(errno));
+    /* The file is read through this descriptor, so the mode checked is the file's. */
+    if ((r = loader_private(l, fd, l->path, NULL, NULL)) < 0)
+        goto out;
+    if (!(f = fdopen(fd, "r"))) {
+        r = loader_fail(l, NULL, NULL, "%s", strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if ((r = loader_dir(l)) < 0)
+        goto out;
+    config_set_include_dir(&l->lc, l->dir);
+    if (!config_read(&l->lc, f)) {
+        r = BTS_ECONFIG;
+        if (l->err && l->errlen > 0)
+            snprintf(l->err, l->errlen, "%s:%d: %s", config_error_file(&l->lc) ?
+                     config_error_file(&l->lc) : l->path, config_error_line(&l->lc),
+                     config_error_text(&l->lc));
+    }
+out:
+    if (f)
+        fclose(f);
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
+/* A misspelt key would otherwise be a silent default. */
+static int loader_names(loader *l) {
+    const config_setting_t *root = config_root_setting(&l->lc);
+
+    for (int i = 0; i < config_setting_length(root); i++) {
+        const config_setting_t *g = config_setting_get_elem(root, (unsigned)i);
+        const char *group = config_setting_name(g);
+
+        if (!group_known(group))
+            return loader_fail(l, g, group, "unknown group (expected biotime, erpnext, sync "
+                               "or log)");
+        if (!config_setting_is_group(g))
+            return loader_fail(l, g, group, "must be a group: %s = { ... };", group);
+        for (int j = 0; j < config_setting_length(g); j++) {
+            const config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+            char what[128];
+
+            snprintf(what, sizeof(what), "%s.%s", group, config_setting_name(s));
+            if (!key_find(group, config_setting_name(s)))
+                return loader_fail(l, s, what, "unknown key");
+        }
+    }
+    return 0;
+}
+
+/* ---- taking values ---- */
+
+static const char *type_name(int type) {
+    switch (type) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number with a fraction";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "true or false";
+    case CONFIG_TYPE_ARRAY: return "an array";
+    case CONFIG_TYPE_LIST: return "a list";
+    case CONFIG_TYPE_GROUP: return "a group";
+    default: return "nothing";
+    }
+}
+
+static bool type_is_int(int type) {
+    return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
+}
+
+static int key_type_fail(loader *l, const key *k, const config_setting_t *s,
+                         const char *expected) {
+    return key_fail(l, k, s, "expected %s, not %s", expected,
+                    type_name(config_setting_type(s)));
+}
+
+/* The value of an integer setting, within the key's range. */
+static int key_int(loader *l, const key *k, const config_setting_t *s, int *ret) {
+    long long v;
+
+    if (!type_is_int(config_setting_type(s)))
+        return key_type_fail(l, k, s, "an integer");
+    v = config_setting_get_int64(s);
+    if (v < k->min || v > k->max)
+        return key_fail(l, k, s, "%lld is out of range %d..%d", v, k->min, k->max);
+    *ret = (int)v;
+    return 0;
+}
+
+static int key_string(loader *l, const key *k, const config_setting_t *s, char **slot) {
+    const char *why;
+    int r;
+
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return key_type_fail(l, k, s, "a string");
+    if ((r = str_set(slot, config_setting_get_string(s))) < 0)
+        return loader_oom(l);
+    /* A secret is never quoted back, not even in an error. */
+    if (k->check && (why = k->check(*slot)))
+        return k->secret || !**slot ? key_fail(l, k, s, "%s", why)
+                                    : key_fail(l, k, s, "%s (got \"%s\")", why, *slot);
+    return 0;
+}
+
+static int key_enum(loader *l, const key *k, const config_setting_t *s, int *ret) {
+    char names[128] = "";
+    const char *v;
+
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return key_type_fail(l, k, s, "a string");
+    v = config_setting_get_string(s);
+    for (const key_choice *c = k->choices; c->name; c++) {
+        if (strcmp(c->name, v) == 0) {
+            *ret = c->value;
+            return 0;
+        }
+        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                 c == k->choices ? "" : " | ", c->name);
+    }
+    return key_fail(l, k, s, "\"%s\" is not one of %s", v, names);
+}
+
+/* An array or list: each element is taken as the table's element type. */
+static int key_array(loader *l, const key *k, const config_setting_t *s) {
+    bool ints = k->type == KEY_INTS;
+    void *elems;
+    unsigned n;
+    int r;
+
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return key_type_fail(l, k, s, ints ? "an array of integers" : "an array of strings");
+    n = (unsigned)config_setting_length(s);
+    if (!(elems = calloc(n ? n : 1, ints ? sizeof(int) : sizeof(char *))))
+        return loader_oom(l);
+    key_free(l->cfg, k);
+    if (ints)
+        *FIELD(l->cfg, k->offset, int *) = elems;
+    else
+        *FIELD(l->cfg, k->offset, char **) = elems;
+    *FIELD(l->cfg, k->count, size_t) = n;
+    for (unsigned i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        if ((r = ints ? key_int(l, k, e, &((int *)elems)[i])
+                      : key_string(l, k, e, &((char **)elems)[i])) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int key_take(loader *l, const key *k, const config_setting_t *s) {
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_FILE:
+        return key_string(l, k, s, FIELD(l->cfg, k->offset, char *));
+    case KEY_INT:
+        return key_int(l, k, s, FIELD(l->cfg, k->offset, int));
+    case KEY_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return key_type_fail(l, k, s, "true or false");
+        *FIELD(l->cfg, k->offset, bool) = config_setting_get_bool(s);
+        return 0;
+    case KEY_ENUM:
+        return key_enum(l, k, s, FIELD(l->cfg, k->offset, int));
+    case KEY_STRINGS:
+    case KEY_INTS:
+        return key_array(l, k, s);
+    }
+    return BTS_EINVAL;
+}
+
+static int loader_values(loader *l) {
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
+        const config_setting_t *g = loader_where(l, keys[i].group, NULL);
+        const config_setting_t *s = g ? config_setting_get_member(g, keys[i].name) : NULL;
+        int r;
+
+        if (s && (r = key_take(l, &keys[i], s)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- secrets ---- */
+
+static char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* A relative path is taken from the config file's directory, not from the cwd. */
+static char *loader_path(const loader *l, const char *name) {
+    return name[0] == '/' ? strdup(name) : path_join(l->dir, name);
+}
+
+/* A bare name is a systemd credential (LoadCredential=) if there is one by that name. */
+static char *secret_path(const loader *l, const char *name) {
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+    if (!strchr(name, '/') && creds && *creds) {
+        char *p = path_join(creds, name);
+        if (!p || access(p, F_OK) == 0)
+            return p;
+        free(p);
+    }
+    return loader_path(l, name);
+}
+
+/* The first line of the file at path, without its line ending. */
+static int secret_read(loader *l, const key *k, const config_setting_t *s, const char *path,
+                       char **ret) {
+    char *line = NULL, what[64];
+    size_t cap = 0;
+    FILE *f = NULL;
+    ssize_t n;
+    int fd, r;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return key_fail(l, k, s, "%s: %s", path, strerror(errno));
+    if ((r = loader_private(l, fd, path, s, key_what(k, what))) < 0)
+        goto out;
+    if (!(f = fdopen(fd, "r"))) {
+        r = loader_oom(l);
+        goto out;
+    }
+    fd = -1;
+    n = getline(&line, &cap, f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n <= 0) {
+        r = key_fail(l, k, s, "%s: %s", path, ferror(f) ? strerror(errno) : "empty");
+        goto out;
+    }
+    *ret = line;
+    line = NULL;
+    r = 0;
+out:
+    if (line)
+        explicit_bzero(line, cap); /* getline leaves it unterminated at end of file */
+    free(line);
+    if (f)
+        fclose(f);
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
+/* Fills the secret of a *_file key from its file; path becomes the resolved path. */
+static int loader_secret_file(loader *l, const key *k) {
+    char **path = FIELD(l->cfg, k->offset, char *);
+    char **secret = FIELD(l->cfg, k->count, char *);
+    const config_setting_t *s = loader_where(l, k->group, k->name);
+    char *resolved, *value = NULL;
+    int r;
+
+    if (!**path)
+        return 0;
+    if (**secret)
+        return key_fail(l, k, s, "set together with %.*s; keep one of the two",
+                        (int)(strlen(k->name) - strlen("_file")), k->name);
+    if (!(resolved = secret_path(l, *path)))
+        return loader_oom(l);
+    if ((r = secret_read(l, k, s, resolved, &value)) < 0) {
+        free(resolved);
+        return r;
+    }
+    free(*path);
+    *path = resolved;
+    str_free(*secret, true);
+    *secret = value;
+    return 0;
+}
+
+/* A literal secret in an @include'd file needs that file as private as the main one. */
+static int loader_secret_source(loader *l, const key *k) {
+    const config_setting_t *s = loader_where(l, k->group, k->name);
+    char what[64], *file;
+    int fd, r;
+
+    if (!s || s == loader_where(l, k->group, NULL) || !config_setting_source_file(s))
+        return 0;
+    /* libconfig names an included file as written: relative to the include directory. */
+    if (!(file = loader_path(l, config_setting_source_file(s))))
+        return loader_oom(l);
+    if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+        r = key_fail(l, k, s, "%s: %s", file, strerror(errno));
+        goto out;
+    }
+    r = loader_private(l, fd, file, s, key_what(k, what));
+    close(fd);
+out:
+    free(file);
+    return r;
+}
+
+static int loader_secrets(loader *l) {
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
+        int r = keys[i].type == KEY_FILE ? loader_secret_file(l, &keys[i])
+              : keys[i].secret           ? loader_secret_source(l, &keys[i])
+                                         : 0;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- cross-key rules ---- */
+
+static int loader_missing(loader *l, const key *k, const char *why) {
+    const config_setting_t *s = loader_where(l, k->group, k->name);
+
+    if (!s)
+        return key_fail(l, k, s, "required, and there is no %s = { ... }; group", k->group);
+    if (k->secret)
+        return key_fail(l, k, s, "required%s (set %s or %s_file)", why, k->name, k->name);
+    return key_fail(l, k, s, "required%s", why);
+}
+
+static int loader_required(loader *l) {
+    const bts_biotime_config *b = &l->cfg->biotime;
+    bool static_token = b->auth == BTS_AUTH_TOKEN && *b->token;
+    const char *why = b->auth == BTS_AUTH_TOKEN ? " with auth = \"token\" and no token"
+                                                : "";
+
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
+        if (keys[i].required && !**FIELD(l->cfg, keys[i].offset, char *))
+            return loader_missing(l, &keys[i], "");
+    if (*b->token && b->auth != BTS_AUTH_TOKEN)
+        return key_fail(l, key_find("biotime", "token"), loader_where(l, "biotime", "token"),
+                        "a static token is only used with auth = \"token\" (auth is \"%s\")",
+                        choice_name(auth_choices, (int)b->auth));
+    if (static_token)
+        return 0;
+    if (!*b->username)
+        return loader_missing(l, key_find("biotime", "username"), why);
+    if (!*b->password)
+        return loader_missing(l, key_find("biotime", "password"), why);
+    return 0;
+}
+
+/* A punch_state code cannot be both IN and OUT. */
+static int loader_punch_codes(loader *l) {
+    const bts_sync_config *s = &l->cfg->sync;
+
+    for (size_t i = 0; i < s->n_punch_out; i++)
+        for (size_t j = 0; j < s->n_punch_in; j++)
+            if (s->punch_out[i] == s->punch_in[j])
+                return key_fail(l, key_find("sync", "punch_out"),
+                                loader_where(l, "sync", "punch_out"),
+                                "code %d is also in sync.punch_in", s->punch_out[i]);
+    return 0;
+}
+
+/* "" zones: ERPNext's is the host's, BioTime's is ERPNext's. */
+static int loader_zones(loader *l) {
+    char host[128];
+    int r;
+
+    if (!*l->cfg->erpnext.timezone) {
+        if ((r = bts_tz_host(host, sizeof(host))) < 0)
+            return loader_fail(l, loader_where(l, "erpnext", "timezone"), "erpnext.timezone",
+                               "the host's time zone is unknown; set it here");
+        if (str_set(&l->cfg->erpnext.timezone, host) < 0)
+            return loader_oom(l);
+    }
+    if (!*l->cfg->biotime.timezone &&
+        str_set(&l->cfg->biotime.timezone, l->cfg->erpnext.timezone) < 0)
+        return loader_oom(l);
+    return 0;
+}
+
+int bts_config_load(const char *path, bts_config **ret, char *err, size_t errlen) {
+    loader l = {.path = path, .err = err, .errlen = errlen};
+    int r;
+
+    if (err && errlen > 0)
+        err[0] = '\0';
+    config_init(&l.lc);
+    if ((r = config_new(path, &l.cfg)) < 0) {
+        r = loader_oom(&l);
+        goto out;
+    }
+    if ((r = loader_read(&l)) < 0 || (r = loader_names(&l)) < 0 ||
+        (r = loader_values(&l)) < 0 || (r = loader_secrets(&l)) < 0 ||
+        (r = loader_required(&l)) < 0 || (r = loader_punch_codes(&l)) < 0 ||
+        (r = loader_zones(&l)) < 0)
+        goto out;
+    *ret = l.cfg;
+    l.cfg = NULL;
+out:
+    config_destroy(&l.lc);
+    bts_config_free(l.cfg);
+    free(l.dir);
+    return r;
+}
+
+/* ---- output ---- */
+
+/* A libconfig string literal. */
+static void print_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < ' ' || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void print_value(const bts_config *cfg, const key *k, FILE *out) {
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_FILE: {
+        const char *v = *FIELD(cfg, k->offset, char *);
+        print_string(out, k->secret && *v ? "***" : v);
+        break;
+    }
+    case KEY_INT:
+        fprintf(out, "%d", *FIELD(cfg, k->offset, int));
+        break;
+    case KEY_BOOL:
+        fputs(*FIELD(cfg, k->offset, bool) ? "true" : "false", out);
+        break;
+    case KEY_ENUM:
+        print_string(out, choice_name(k->choices, *FIELD(cfg, k->offset, int)));
+        break;
+    case KEY_STRINGS:
+    case KEY_INTS:
+        fputc('[', out);
+        for (size_t i = 0; i < *FIELD(cfg, k->count, size_t); i++) {
+            fputs(i ? ", " : "", out);
+            if (k->type == KEY_INTS)
+                fprintf(out, "%d", (*FIELD(cfg, k->offset, int *))[i]);
+            else
+                print_string(out, (*FIELD(cfg, k->offset, char **))[i]);
+        }
+        fputc(']', out);
+        break;
+    }
+}
+
+void bts_config_print(const bts_config *cfg, FILE *out) {
+    const char *group = NULL;
+
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
+        if (!group || strcmp(group, keys[i].group) != 0) {
+            fprintf(out, "%s%s = {\n", group ? "};\n" : "", keys[i].group);
+            group = keys[i].group;
+        }
+        fprintf(out, "  %s = ", keys[i].name);
+        print_value(cfg, &keys[i], out);
+        fputs(";\n", out);
+    }
+    if (group)
+        fputs("};\n", out);
+}
+
+size_t bts_config_secrets(const bts_config *cfg, const char *ret[], size_t max) {
+    size_t n = 0;
+
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys) && n + 1 < max; i++) {
+        const char *v = keys[i].secret ? *FIELD(cfg, keys[i].offset, char *) : NULL;
+        if (v && *v)
+            ret[n++] = v;
+    }
+    if (max > 0)
+        ret[n] = NULL;
+    return n;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds biotime-syncd and runs every test:
+#   1. unit + integration tests (ctest) on a normal build,
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the unit tests under valgrind memcheck (zero errors, zero leaks),
+#   4. the fuzz targets for a bounded time, the Debian package check, a benchmark smoke run.
+# Usage: tests/run-all.sh   (as root or with sudo: it installs Debian packages)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash tests/install-deps.sh
+
+passed=0
+failed=0
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+# Runs ctest in a build dir and adds its counts to the totals.
+run_ctest() {
+  local dir=$1; shift
+  local log
+  log=$(mktemp)
+  if (cd "$dir" && ctest --output-on-failure -j2 "$@") 2>&1 | tee "$log"; then :; fi
+  local line total nfail
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log" | tail -1 || true)
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  nfail=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+  if [ -z "$line" ]; then total=0; nfail=1; fi
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+  rm -f "$log"
+}
+
+check() { # name command...: one pass/fail for a non-ctest check
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "PASS: $name"
+  else failed=$((failed + 1)); echo "FAIL: $name"; fi
+}
+
+stage "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+
+stage "unit and integration tests"
+run_ctest build
+
+stage "build and tests under ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBTS_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_ctest build-asan
+
+stage "valgrind memcheck: unit tests, and the integration tests with the daemon under valgrind"
+vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible"
+for t in build/tests/test_*; do
+  [ -x "$t" ] || continue
+  check "valgrind $(basename "$t")" env BTS_TEST_DATA="$root/tests/data" $vg "$t"
+done
+BTS_WRAPPER="$vg" run_ctest build -L integration
+
+if [ -x tests/fuzz/run-fuzz.sh ]; then
+  stage "fuzzing (bounded)"
+  check "fuzz targets" tests/fuzz/run-fuzz.sh "${BTS_FUZZ_SECONDS:-20}"
+fi
+
+stage "Debian package"
+check "package install/remove" bash .ci/package-check.sh build
+
+if [ -x tests/bench/bench.py ]; then
+  stage "benchmark smoke run (figures only, nothing asserted about speed)"
+  check "benchmark smoke" python3 tests/bench/bench.py --binary build/biotime-syncd --punches 2000 --smoke
+fi
+
+stage "summary"
+echo "all tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
