@@ -31,7 +31,8 @@ void bts_log_fields(int prio, const char *const *fields, const char *fmt, ...)
 typedef struct {
     char key[160];      /* what failed: identifies "the same failure" */
     unsigned repeats;
-    int64_t first_ms;
+    int64_t first_ms;   /* CLOCK_MONOTONIC ms of the first failure */
+    int64_t last_ms;    /* when it was last logged at full priority (re-logged every 10 min) */
 } bts_log_limiter;
 
 void bts_log_limited(bts_log_limiter *l, const char *key, int prio, const char *const *fields,
