@@ -11,14 +11,14 @@
 #include "bts/txn.h"
 
 #define LOGIN_REFUSED_PAUSE_MS (10 * 60 * 1000) /* a refused password waits: accounts lock */
-#define RENEW_BEFORE_S 300                      /* renew a JWT this long before it expires */
+#define RENEW_BEFORE_S 300 /* renew a JWT this long before it expires (or at 3/4 of a short life) */
 #define MAX_TERMINAL_PAGES 100
 
 struct bts_biotime {
     const bts_biotime_config *cfg;
     bts_http *http;
     char *auth;               /* full Authorization header value; secret */
-    time_t expires_at;        /* 0 = does not expire (Token, Basic) */
+    time_t renew_at;          /* log in again from then on */
     int64_t refused_until_ms; /* no login attempt before this (after a refused password) */
     char refused_reason[256];
 };
@@ -49,7 +49,7 @@ static void forget_token(bts_biotime *b)
         free(b->auth);
     }
     b->auth = NULL;
-    b->expires_at = 0;
+    b->renew_at = 0;
 }
 
 void bts_biotime_free(bts_biotime *b)
@@ -178,7 +178,10 @@ static int login_answer(bts_biotime *b, const bts_http_response *resp, const cha
     r = set_auth(b, b->cfg->auth == BTS_AUTH_JWT ? "JWT" : "Token", token);
     if (r == 0 && b->cfg->auth == BTS_AUTH_JWT) {
         int64_t exp = bts_jwt_exp(token);
-        b->expires_at = exp > 0 ? (time_t)exp : 0;
+        time_t now = time(NULL);
+        int64_t margin = exp > now ? (exp - now) / 4 : 0;
+        b->renew_at = exp > 0 ? (time_t)(exp - (margin < RENEW_BEFORE_S ? margin : RENEW_BEFORE_S))
+                              : 0;
         bts_info("logged in to BioTime as %s; token %s", b->cfg->username,
                  exp > 0 ? "expiry read from the JWT" : "without a readable expiry");
     }
@@ -213,7 +216,7 @@ int bts_biotime_login(bts_biotime *b)
         return b->auth ? 0 : set_basic(b);
     if (c->auth == BTS_AUTH_TOKEN && *c->token)
         return b->auth ? 0 : set_auth(b, "Token", c->token);
-    if (b->auth && (b->expires_at == 0 || time(NULL) < b->expires_at - RENEW_BEFORE_S))
+    if (b->auth && (b->renew_at == 0 || time(NULL) < b->renew_at))
         return 0;
     if (bts_now_ms() < b->refused_until_ms) {
         bts_debug("not logging in to BioTime again yet: %s", b->refused_reason);
