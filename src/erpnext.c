@@ -303,3 +303,23 @@ int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, con
     free(body);
     return r;
 }
+
+int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *fields,
+                         const cJSON *filters, int64_t limit, cJSON **ret_rows,
+                         bts_frappe_error *err)
+{
+    cJSON *args = cJSON_CreateObject();
+    int r = BTS_ENOMEM;
+    if (args && cJSON_AddStringToObject(args, "doctype", doctype) &&
+        cJSON_AddItemReferenceToObject(args, "fields", (cJSON *)fields) &&
+        cJSON_AddItemReferenceToObject(args, "filters", (cJSON *)filters) &&
+        cJSON_AddNumberToObject(args, "limit_page_length", (double)limit))
+        r = bts_erpnext_call(e, "POST", "frappe.client.get_list", args, ret_rows, err);
+    cJSON_Delete(args);
+    if (r == 0 && !cJSON_IsArray(*ret_rows)) {
+        cJSON_Delete(*ret_rows);
+        *ret_rows = NULL;
+        r = BTS_EPROTO;
+    }
+    return r;
+}

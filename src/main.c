@@ -10,6 +10,9 @@
 #include "bts/http.h"
 #include "bts/log.h"
 #include "bts/notify.h"
+#include "bts/probe.h"
+#include "bts/reconcile.h"
+#include "bts/setup.h"
 #include "bts/state.h"
 #include "bts/status.h"
 #include "bts/timeconv.h"
@@ -180,6 +183,22 @@ static int run_mode_with_config(const cli *c, bts_config **cfg)
                                                                             : BTS_EXIT_OK;
     case MODE_ONCE:
         return run_once(c, *cfg);
+    case MODE_SETUP:
+        return bts_daemon_exit_code(bts_setup_doctypes(*cfg, stdout));
+    case MODE_TEST:
+        return bts_daemon_exit_code(bts_test_connection(*cfg, stdout));
+    case MODE_RECONCILE: {
+        char since[BTS_TIME_LEN] = "", until[BTS_TIME_LEN] = "";
+        if (normalise_time("--since", c->since, since) < 0 ||
+            normalise_time("--until", c->until, until) < 0)
+            return BTS_EXIT_USAGE;
+        if (*until && strcmp(since, until) > 0) {
+            fprintf(stderr, "biotime-syncd: --since is after --until\n");
+            return BTS_EXIT_USAGE;
+        }
+        int r = bts_reconcile(*cfg, since, *until ? until : NULL, stdout);
+        return r == 1 ? 1 : bts_daemon_exit_code(r); /* 1: the two sides disagree */
+    }
     case MODE_DAEMON:
         if (bts_state_dir_usable((*cfg)->sync.state_dir, err, sizeof(err)) < 0) {
             bts_err("%s", err);

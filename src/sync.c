@@ -32,7 +32,8 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
         (r = bts_erpnext_new(&cfg->erpnext, &s->erp)) < 0 ||
         (r = bts_employees_new(&s->emps)) < 0)
         goto fail;
-    if ((r = bts_state_load(cfg->sync.state_dir, &s->st, err, sizeof(err))) < 0) {
+    if ((!opt->dry_run && (r = bts_state_dir_usable(cfg->sync.state_dir, err, sizeof(err))) < 0) ||
+        (r = bts_state_load(cfg->sync.state_dir, &s->st, err, sizeof(err))) < 0) {
         bts_err("%s", err);
         goto fail;
     }

@@ -125,66 +125,79 @@ static int run_phase(bts_writer *w, phase *p)
     return r;
 }
 
-/* --- checkins ------------------------------------------------------------------- */
+/* --- lookups ------------------------------------------------------------------- */
 
-/* The API user without HR User/HR Manager gets `time` silently replaced by "now"
- * (a permission-level-1 field): compare what ERPNext stored with what we sent. */
-static int verify_times(bts_writer *w, phase *p, range r, const cJSON *names)
+static const cJSON *find_row(const cJSON *rows, const char *name)
 {
-    cJSON *filter = cJSON_CreateArray(), *cond = cJSON_CreateArray(), *rows = NULL;
-    char *filters = NULL;
-    bts_frappe_error err;
-    int rc = BTS_ENOMEM;
-    if (!filter || !cond)
-        goto out;
-    cJSON_AddItemToArray(cond, cJSON_CreateString("name"));
-    cJSON_AddItemToArray(cond, cJSON_CreateString("in"));
-    cJSON_AddItemToArray(cond, cJSON_Duplicate(names, 1));
-    cJSON_AddItemToArray(filter, cond);
-    cond = NULL;
-    if (!(filters = cJSON_PrintUnformatted(filter)))
-        goto out;
-    rc = bts_erpnext_list(w->erp, "Employee Checkin", "[\"name\",\"time\"]", filters, 0, NULL,
-                          &rows, &err);
-    if (rc < 0) {
-        rc = stop_error(w, p, rc == BTS_EPERM ? BTS_EPROTO : rc, &err);
-        goto out;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        if (strcmp(str_of(row, "name"), name) == 0)
+            return row;
     }
-    for (size_t i = 0; i < r.len && rc == 0; i++) {
-        const char *name = cJSON_GetArrayItem(names, (int)i)->valuestring;
-        const char *sent = str_of(p->docs[r.start + i], "time");
-        const cJSON *row;
-        bool same = false;
-        cJSON_ArrayForEach(row, rows) {
-            if (strcmp(str_of(row, "name"), name) == 0)
-                same = strncmp(str_of(row, "time"), sent, 19) == 0;
-        }
-        if (!same) {
-            snprintf(w->error, sizeof(w->error),
-                     "ERPNext did not store the punch time of checkin %.140s (it keeps \"now\" "
-                     "instead): give the API user the HR User or HR Manager role, then "
-                     "delete the checkins created with a wrong time", name);
-            rc = BTS_EROLE;
-        }
-    }
-out:
-    cJSON_Delete(filter);
-    cJSON_Delete(cond);
-    cJSON_Delete(rows);
-    free(filters);
-    return rc;
+    return NULL;
 }
+
+/* Rows (name and one more field) of the documents of doctype named in names. */
+int bts_writer_list_names(bts_writer *w, const char *doctype, const char *field,
+                          const cJSON *names, cJSON **ret_rows, bts_frappe_error *err)
+{
+    cJSON *fields = cJSON_CreateArray(), *filters = cJSON_CreateArray();
+    cJSON *cond = cJSON_CreateArray();
+    int r = BTS_ENOMEM;
+    if (fields && filters && cond && cJSON_AddItemToArray(fields, cJSON_CreateString("name")) &&
+        cJSON_AddItemToArray(fields, cJSON_CreateString(field)) &&
+        cJSON_AddItemToArray(cond, cJSON_CreateString("name")) &&
+        cJSON_AddItemToArray(cond, cJSON_CreateString("in")) &&
+        cJSON_AddItemReferenceToArray(cond, (cJSON *)names) &&
+        cJSON_AddItemToArray(filters, cond)) {
+        cond = NULL;
+        r = bts_erpnext_get_list(w->erp, doctype, fields, filters, 0, ret_rows, err);
+    }
+    cJSON_Delete(fields);
+    cJSON_Delete(filters);
+    cJSON_Delete(cond);
+    return r;
+}
+
+/* Items whose Device Log ERPNext already holds are done (a re-read after a crash, or a
+ * backfill): one lookup per page instead of a refused batch bisected to single records. */
+static int skip_existing(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+{
+    cJSON *names = cJSON_CreateArray(), *rows = NULL;
+    bts_frappe_error err;
+    char id[160];
+    int r = names ? 0 : BTS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        bts_map_device_log_id(w->cfg->biotime.name, items[i].txn.id, id, sizeof(id));
+        if (!cJSON_AddItemToArray(names, cJSON_CreateString(id)))
+            r = BTS_ENOMEM;
+    }
+    if (r == 0 && (r = bts_writer_list_names(w, w->cfg->erpnext.device_log_doctype, "synced",
+                                             names, &rows, &err)) < 0)
+        r = stop_error(w, &(phase){.what = "a Device Log lookup"},
+                       r == BTS_EPERM ? BTS_EPROTO : r, &err);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (find_row(rows, cJSON_GetArrayItem(names, (int)i)->valuestring)) {
+            items[i].done_before = true;
+            c->device_log_duplicates++;
+        }
+    cJSON_Delete(names);
+    cJSON_Delete(rows);
+    return r;
+}
+
+/* --- checkins ------------------------------------------------------------------- */
 
 static int checkins_accepted(bts_writer *w, phase *p, range r, const cJSON *names)
 {
-    int rc = verify_times(w, p, r, names);
-    for (size_t i = 0; rc == 0 && i < r.len; i++) {
+    (void)w;
+    for (size_t i = 0; i < r.len; i++) {
         bts_item *it = p->items[r.start + i];
         bts_strlcpy(it->checkin_name, cJSON_GetArrayItem(names, (int)i)->valuestring,
                     sizeof(it->checkin_name));
         p->counts->checkins++;
     }
-    return rc;
+    return 0;
 }
 
 /* A duplicate whose message had no link: find the existing checkin by HRMS's key. */
@@ -243,6 +256,38 @@ static int checkin_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts_fr
     }
 }
 
+/* The first checkin of a run goes alone through a single insert, whose answer carries the
+ * stored time: if the API user lacks the role, one checkin has a wrong time, not a batch. */
+static int probe_time_rights(bts_writer *w, phase *p)
+{
+    bts_item *it = p->items[0];
+    cJSON *doc = NULL;
+    bts_frappe_error err;
+    int r = bts_erpnext_insert(w->erp, it->checkin, &doc, &err);
+    if (r == BTS_EPERM && err.cls != BTS_FE_WRONG_SITE)
+        r = checkin_refused(w, it, it->checkin, &err);
+    else if (r < 0)
+        r = stop_error(w, p, r == BTS_EPERM ? BTS_EPROTO : r, &err);
+    else if (strncmp(str_of(doc, "time"), str_of(it->checkin, "time"), 19) != 0) {
+        snprintf(w->error, sizeof(w->error),
+                 "ERPNext stored checkin %.140s at %.20s instead of the punch time %.20s: give "
+                 "the API user the HR User or HR Manager role, then delete that checkin",
+                 str_of(doc, "name"), str_of(doc, "time"), str_of(it->checkin, "time"));
+        r = BTS_EROLE;
+    } else {
+        bts_strlcpy(it->checkin_name, str_of(doc, "name"), sizeof(it->checkin_name));
+        p->counts->checkins++;
+        w->time_rights_checked = true;
+    }
+    cJSON_Delete(doc);
+    if (r == 0) {
+        p->items++;
+        p->docs++;
+        p->n--;
+    }
+    return r;
+}
+
 static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
 {
     phase p = {.what = "Employee Checkins", .accepted = checkins_accepted,
@@ -251,12 +296,20 @@ static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_co
     p.docs = calloc(n ? n : 1, sizeof(*p.docs));
     int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
     for (size_t i = 0; r == 0 && i < n; i++)
-        if (items[i].checkin) {
+        if (items[i].checkin && !items[i].done_before) {
             p.items[p.n] = &items[i];
             p.docs[p.n++] = items[i].checkin;
         }
+    bts_item **all = p.items;
+    cJSON **docs = p.docs;
+    size_t n_all = p.n;
+    if (r == 0 && p.n > 0 && !w->time_rights_checked)
+        r = probe_time_rights(w, &p);
     if (r == 0)
         r = run_phase(w, &p);
+    p.items = all;
+    p.docs = docs;
+    p.n = n_all;
     for (size_t i = 0; r == 0 && i < p.n; i++)
         if (p.items[i]->checkin_existed)
             c->checkin_duplicates++;
@@ -321,6 +374,8 @@ static int write_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write
     int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
     for (size_t i = 0; r == 0 && i < n; i++) {
         bts_item *it = &items[i];
+        if (it->done_before)
+            continue;
         p.items[p.n] = it;
         p.docs[p.n] = bts_map_device_log(w->cfg, &it->txn, *it->checkin_name ? it->checkin_name
                                                                                : NULL,
@@ -372,7 +427,8 @@ int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts 
             dry_print(w, &items[i]);
         return 0;
     }
-    if ((r = write_checkins(w, items, n, counts)) == 0)
+    if ((r = skip_existing(w, items, n, counts)) == 0 &&
+        (r = write_checkins(w, items, n, counts)) == 0)
         r = write_device_logs(w, items, n, counts);
     counts->requests += bts_erpnext_request_count(w->erp) - before;
     return r;

@@ -39,6 +39,12 @@ int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_jso
                      const char *filters_json, int64_t limit, const char *order_by,
                      cJSON **ret_rows, bts_frappe_error *err);
 
+/* POST frappe.client.get_list: for filters too long for a URL (e.g. 200 names). Takes
+ * ownership of nothing; fields and filters are JSON values. */
+int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *fields,
+                         const cJSON *filters, int64_t limit, cJSON **ret_rows,
+                         bts_frappe_error *err);
+
 /* GET or POST /api/method/<dotted>; *ret_message is "message" of the answer. */
 int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, const cJSON *args,
                      cJSON **ret_message, bts_frappe_error *err);

@@ -18,6 +18,7 @@ typedef struct {
     bool checkin_existed;        /* ERPNext already had it (duplicate rule) */
     bool device_log_existed;
     bool rejected;               /* ERPNext refused even the Device Log */
+    bool done_before;            /* ERPNext had its Device Log already: nothing to write */
 } bts_item;
 
 typedef struct {
@@ -35,6 +36,7 @@ typedef struct {
     bts_erpnext *erp;
     bool dry_run;
     FILE *dry_out;
+    bool time_rights_checked;    /* a checkin's stored time matched what we sent */
     char error[512];             /* set when a write returns an error */
 } bts_writer;
 
@@ -50,4 +52,8 @@ void bts_item_clear(bts_item *it);
 /* For parked punches whose employee now maps: writes their checkins, then updates each
  * existing Device Log (items[i].txn.raw "name") to name its checkin. */
 int bts_writer_relink(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
+/* Rows with "name" and field of the doctype's documents named in names (a JSON array). */
+int bts_writer_list_names(bts_writer *w, const char *doctype, const char *field,
+                          const cJSON *names, cJSON **ret_rows, bts_frappe_error *err);
+
 #endif
