@@ -212,6 +212,13 @@ advanced:
 
 static int live(bts_sync *s, bts_cycle *c)
 {
+    if (s->strategy == BTS_STRATEGY_UNKNOWN) {
+        int r = bts_sync_probe_order(s);
+        if (r < 0)
+            return bts_sync_fail(c, r, "probing BioTime's sort order");
+    }
+    if (s->strategy != BTS_STRATEGY_ID)
+        return bts_sync_fallback(s, c);
     int64_t hint = s->st.hint_page_size == s->cfg->biotime.page_size ? s->st.page_hint : 0;
     bts_scan_result sr;
     int r = bts_scan_find(s->bt, s->st.last_id, hint, s->cfg->biotime.page_size, &sr);

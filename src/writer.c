@@ -137,16 +137,17 @@ static const cJSON *find_row(const cJSON *rows, const char *name)
     return NULL;
 }
 
-/* Rows (name and one more field) of the documents of doctype named in names. */
-int bts_writer_list_names(bts_writer *w, const char *doctype, const char *field,
+/* Rows (name and the given fields) of the documents of doctype named in names. */
+int bts_writer_list_names(bts_writer *w, const char *doctype, const char *const *field_names,
                           const cJSON *names, cJSON **ret_rows, bts_frappe_error *err)
 {
     cJSON *fields = cJSON_CreateArray(), *filters = cJSON_CreateArray();
     cJSON *cond = cJSON_CreateArray();
     int r = BTS_ENOMEM;
-    if (fields && filters && cond && cJSON_AddItemToArray(fields, cJSON_CreateString("name")) &&
-        cJSON_AddItemToArray(fields, cJSON_CreateString(field)) &&
-        cJSON_AddItemToArray(cond, cJSON_CreateString("name")) &&
+    bool ok = fields && filters && cond && cJSON_AddItemToArray(fields, cJSON_CreateString("name"));
+    for (size_t i = 0; ok && field_names[i]; i++)
+        ok = cJSON_AddItemToArray(fields, cJSON_CreateString(field_names[i]));
+    if (ok && cJSON_AddItemToArray(cond, cJSON_CreateString("name")) &&
         cJSON_AddItemToArray(cond, cJSON_CreateString("in")) &&
         cJSON_AddItemReferenceToArray(cond, (cJSON *)names) &&
         cJSON_AddItemToArray(filters, cond)) {
@@ -159,30 +160,79 @@ int bts_writer_list_names(bts_writer *w, const char *doctype, const char *field,
     return r;
 }
 
+/* Does this existing Device Log hold this punch? After a BioTime database restore ids are
+ * reused, and a Device Log of the same name can hold a different punch. */
+static bool same_punch(const cJSON *row, const bts_item *it)
+{
+    char t[64], code[64];
+    bts_json_text(it->txn.raw, "punch_time", t, sizeof(t));
+    bts_json_text(it->txn.raw, "emp_code", code, sizeof(code));
+    return strcmp(str_of(row, "punch_time"), t) == 0 && strcmp(str_of(row, "emp_code"), code) == 0;
+}
+
+static void name_device_log(const bts_writer *w, bts_item *it, unsigned round)
+{
+    char base[140];
+    bts_map_device_log_id(w->cfg->biotime.name, it->txn.id, base, sizeof(base));
+    if (round == 0)
+        bts_strlcpy(it->device_log_name, base, sizeof(it->device_log_name));
+    else
+        snprintf(it->device_log_name, sizeof(it->device_log_name), "%s-r%u", base, round);
+}
+
+/* One lookup round over the undecided items: 1 when some collided and need another. */
+static int existing_round(bts_writer *w, bts_item **pending, size_t n, unsigned round,
+                          bts_write_counts *c)
+{
+    static const char *const fields[] = {"emp_code", "punch_time", NULL};
+    cJSON *names = cJSON_CreateArray(), *rows = NULL;
+    bts_frappe_error err;
+    int r = names ? 0 : BTS_ENOMEM, again = 0;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (!cJSON_AddItemToArray(names, cJSON_CreateString(pending[i]->device_log_name)))
+            r = BTS_ENOMEM;
+    if (r == 0 && (r = bts_writer_list_names(w, w->cfg->erpnext.device_log_doctype, fields,
+                                             names, &rows, &err)) < 0)
+        r = stop_error(w, &(phase){.what = "a Device Log lookup"},
+                       r == BTS_EPERM ? BTS_EPROTO : r, &err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        const cJSON *row = find_row(rows, pending[i]->device_log_name);
+        if (row && same_punch(row, pending[i])) {
+            pending[i]->done_before = true;
+            c->device_log_duplicates++;
+        } else if (row) {
+            bts_warn("Device Log %s already holds another punch (BioTime ids were reused): "
+                     "writing BioTime transaction %lld as %s-r%u", pending[i]->device_log_name,
+                     (long long)pending[i]->txn.id, pending[i]->device_log_name, round + 1);
+            name_device_log(w, pending[i], round + 1);
+            pending[again++] = pending[i];
+        }
+    }
+    cJSON_Delete(names);
+    cJSON_Delete(rows);
+    return r < 0 ? r : again;
+}
+
 /* Items whose Device Log ERPNext already holds are done (a re-read after a crash, or a
  * backfill): one lookup per page instead of a refused batch bisected to single records. */
 static int skip_existing(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
 {
-    cJSON *names = cJSON_CreateArray(), *rows = NULL;
-    bts_frappe_error err;
-    char id[160];
-    int r = names ? 0 : BTS_ENOMEM;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        bts_map_device_log_id(w->cfg->biotime.name, items[i].txn.id, id, sizeof(id));
-        if (!cJSON_AddItemToArray(names, cJSON_CreateString(id)))
-            r = BTS_ENOMEM;
+    bts_item **pending = calloc(n ? n : 1, sizeof(*pending));
+    int r = pending ? (int)n : BTS_ENOMEM;
+    for (size_t i = 0; pending && i < n; i++) {
+        name_device_log(w, &items[i], 0);
+        pending[i] = &items[i];
     }
-    if (r == 0 && (r = bts_writer_list_names(w, w->cfg->erpnext.device_log_doctype, "synced",
-                                             names, &rows, &err)) < 0)
-        r = stop_error(w, &(phase){.what = "a Device Log lookup"},
-                       r == BTS_EPERM ? BTS_EPROTO : r, &err);
-    for (size_t i = 0; r == 0 && i < n; i++)
-        if (find_row(rows, cJSON_GetArrayItem(names, (int)i)->valuestring)) {
-            items[i].done_before = true;
-            c->device_log_duplicates++;
+    for (unsigned round = 0; r > 0; round++) {
+        if (round >= 8) {
+            snprintf(w->error, sizeof(w->error), "too many Device Logs reuse BioTime id %lld",
+                     (long long)pending[0]->txn.id);
+            r = BTS_EPROTO;
+            break;
         }
-    cJSON_Delete(names);
-    cJSON_Delete(rows);
+        r = existing_round(w, pending, (size_t)r, round, c);
+    }
+    free(pending);
     return r;
 }
 
@@ -380,7 +430,8 @@ static int write_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write
         p.docs[p.n] = bts_map_device_log(w->cfg, &it->txn, *it->checkin_name ? it->checkin_name
                                                                                : NULL,
                                          *it->employee ? it->employee : NULL);
-        if (!p.docs[p.n])
+        if (!p.docs[p.n] || !cJSON_ReplaceItemInObjectCaseSensitive(
+                                p.docs[p.n], "id", cJSON_CreateString(it->device_log_name)))
             r = BTS_ENOMEM;
         else if (*it->park_reason)
             cJSON_AddStringToObject(p.docs[p.n], "sync_error", it->park_reason);

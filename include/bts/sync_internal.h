@@ -10,6 +10,14 @@
 #include "bts/sync.h"
 #include "bts/writer.h"
 
+/* How new transactions are found (probed at start-up, see fallback.c). */
+typedef enum {
+    BTS_STRATEGY_UNKNOWN,
+    BTS_STRATEGY_ID,       /* default ascending ids: id cursor + binary search */
+    BTS_STRATEGY_ARRIVAL,  /* ordering=-upload_time honoured: arrival scan */
+    BTS_STRATEGY_WINDOW,   /* neither: punch-time window of lookback_hours */
+} bts_strategy;
+
 struct bts_sync {
     const bts_config *cfg;
     bts_sync_options opt;
@@ -18,6 +26,7 @@ struct bts_sync {
     bts_employees *emps;
     bts_writer w;
     bts_state st;
+    bts_strategy strategy;
     int64_t emps_loaded_ms;
     bool emps_want_refresh;    /* an unknown emp_code was seen */
     bool emps_changed;         /* the map was reloaded: parked punches may now map */
@@ -33,6 +42,8 @@ int bts_sync_fail(bts_cycle *c, int err, const char *text);
 int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
                   int64_t *ret_max);
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
+int bts_sync_probe_order(bts_sync *s);
+int bts_sync_fallback(bts_sync *s, bts_cycle *c);
 int bts_sync_retry_parked(bts_sync *s, bts_cycle *c);
 void bts_sync_log_entry(bts_sync *s, const bts_cycle *c);
 

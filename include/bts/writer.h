@@ -14,6 +14,7 @@ typedef struct {
     cJSON *checkin;              /* Employee Checkin to write, or NULL */
     char employee[141];          /* Employee name when mapped */
     char checkin_name[141];      /* set once the checkin exists */
+    char device_log_name[160];   /* "<id>", "<name>-<id>", "-r<n>" added if the id was reused */
     char park_reason[300];       /* why there is no checkin ("" when there is one) */
     bool checkin_existed;        /* ERPNext already had it (duplicate rule) */
     bool device_log_existed;
@@ -52,8 +53,8 @@ void bts_item_clear(bts_item *it);
 /* For parked punches whose employee now maps: writes their checkins, then updates each
  * existing Device Log (items[i].txn.raw "name") to name its checkin. */
 int bts_writer_relink(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
-/* Rows with "name" and field of the doctype's documents named in names (a JSON array). */
-int bts_writer_list_names(bts_writer *w, const char *doctype, const char *field,
+/* Rows with "name" and the NULL-terminated field_names of the doctype's documents named in names (a JSON array). */
+int bts_writer_list_names(bts_writer *w, const char *doctype, const char *const *field_names,
                           const cJSON *names, cJSON **ret_rows, bts_frappe_error *err);
 
 #endif

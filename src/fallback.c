@@ -1,0 +1,150 @@
+/* When BioTime does not return ascending ids by default, the id cursor cannot be trusted
+ * (its binary search assumes that order). Probed at start-up: then an arrival scan
+ * (ordering=-upload_time, back to the newest upload seen minus an overlap) or, when the
+ * server ignores ordering too, a punch-time window of sync.lookback_hours. Both re-read
+ * rows; the Device Log pre-check in the writer makes a re-read row cost nothing. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bts/sync_internal.h"
+#include "bts/timeconv.h"
+
+#define PROBE_PAGE_SIZE 20
+#define ARRIVAL_OVERLAP_S 3600 /* re-read an hour of arrivals: commits may land out of order */
+#define MAX_SCAN_PAGES 100000
+
+static bool upload_descending(const cJSON *rows)
+{
+    const cJSON *row;
+    char prev[BTS_TIME_LEN] = "";
+    cJSON_ArrayForEach(row, rows) {
+        char up[BTS_TIME_LEN];
+        if (bts_json_text(row, "upload_time", up, sizeof(up)) <= 0)
+            return false;
+        if (*prev && strcmp(up, prev) > 0)
+            return false;
+        bts_strlcpy(prev, up, sizeof(prev));
+    }
+    return true;
+}
+
+int bts_sync_probe_order(bts_sync *s)
+{
+    bts_page p;
+    int r = bts_biotime_transactions(s->bt, 1, PROBE_PAGE_SIZE, NULL, &p);
+    if (r < 0)
+        return r;
+    bool ascending = p.ascending;
+    bts_page_clear(&p);
+    if (ascending) {
+        s->strategy = BTS_STRATEGY_ID;
+        return 0;
+    }
+    if ((r = bts_biotime_transactions(s->bt, 1, PROBE_PAGE_SIZE, "ordering=-upload_time",
+                                      &p)) < 0)
+        return r;
+    s->strategy = upload_descending(p.rows) ? BTS_STRATEGY_ARRIVAL : BTS_STRATEGY_WINDOW;
+    bts_page_clear(&p);
+    if (s->strategy == BTS_STRATEGY_ARRIVAL)
+        bts_warn("BioTime does not return transactions in ascending id order: reading them "
+                 "newest upload first (ordering=-upload_time) with a one-hour overlap instead");
+    else
+        bts_warn("BioTime neither sorts by id nor honours ordering=-upload_time: re-reading "
+                 "the last %d hours of punches each cycle (sync.lookback_hours); a punch "
+                 "uploaded later than that is not seen", s->cfg->sync.lookback_hours);
+    return 0;
+}
+
+/* text minus seconds, both naive times compared in one zone (UTC arithmetic is exact). */
+static void time_minus(const char *text, int64_t seconds, char out[BTS_TIME_LEN])
+{
+    time_t t;
+    if (bts_time_to_epoch(text, "UTC", &t) < 0 ||
+        bts_time_from_epoch(t - (time_t)seconds, "UTC", out) < 0)
+        bts_strlcpy(out, "", BTS_TIME_LEN);
+}
+
+static void oldest_upload(const cJSON *rows, char out[BTS_TIME_LEN], char newest[BTS_TIME_LEN])
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        char up[BTS_TIME_LEN];
+        if (bts_json_text(row, "upload_time", up, sizeof(up)) <= 0)
+            continue;
+        if (!*out || strcmp(up, out) < 0)
+            bts_strlcpy(out, up, BTS_TIME_LEN);
+        if (strcmp(up, newest) > 0)
+            bts_strlcpy(newest, up, BTS_TIME_LEN);
+    }
+}
+
+/* Newest arrivals first, down to the newest upload already delivered minus the overlap. */
+static int arrival_scan(bts_sync *s, bts_cycle *c)
+{
+    char floor[BTS_TIME_LEN] = "", newest[BTS_TIME_LEN];
+    int r = 0;
+    bts_strlcpy(newest, s->st.newest_upload, sizeof(newest));
+    if (*s->st.newest_upload)
+        time_minus(s->st.newest_upload, ARRIVAL_OVERLAP_S, floor);
+    for (int64_t page_no = 1; r == 0 && page_no <= MAX_SCAN_PAGES; page_no++) {
+        bts_page p;
+        int64_t ignored;
+        char oldest[BTS_TIME_LEN] = "";
+        if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size,
+                                          "ordering=-upload_time", &p)) < 0)
+            return bts_sync_fail(c, r, "reading transactions from BioTime");
+        c->pages++;
+        r = bts_sync_page(s, c, p.rows, 0, &ignored);
+        oldest_upload(p.rows, oldest, newest);
+        bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
+        bts_page_clear(&p);
+        if (!more || (*floor && *oldest && strcmp(oldest, floor) < 0))
+            break;
+    }
+    if (r == 0)
+        bts_strlcpy(s->st.newest_upload, newest, sizeof(s->st.newest_upload));
+    return r;
+}
+
+/* Every punch of the last lookback_hours, checked to be in range (filters BioTime does not
+ * know are silently ignored). */
+static int window_scan(bts_sync *s, bts_cycle *c)
+{
+    char since[BTS_TIME_LEN], query[96];
+    if (bts_time_from_epoch(time(NULL) - (time_t)s->cfg->sync.lookback_hours * 3600,
+                            s->cfg->biotime.timezone, since) < 0)
+        return bts_sync_fail(c, BTS_EINVAL, "computing the lookback window");
+    char *esc = bts_http_escape(since);
+    if (!esc)
+        return BTS_ENOMEM;
+    snprintf(query, sizeof(query), "start_time=%s", esc);
+    free(esc);
+    const char *saved = s->opt.since;
+    s->opt.since = since;
+    int r = 0;
+    for (int64_t page_no = 1; r == 0 && page_no <= MAX_SCAN_PAGES; page_no++) {
+        bts_page p;
+        int64_t ignored;
+        if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size, query,
+                                          &p)) < 0) {
+            bts_sync_fail(c, r, "reading transactions from BioTime");
+            break;
+        }
+        c->pages++;
+        r = bts_sync_page(s, c, p.rows, 0, &ignored);
+        bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
+        bts_page_clear(&p);
+        if (!more)
+            break;
+    }
+    s->opt.since = saved;
+    return r;
+}
+
+int bts_sync_fallback(bts_sync *s, bts_cycle *c)
+{
+    int r = s->strategy == BTS_STRATEGY_ARRIVAL ? arrival_scan(s, c) : window_scan(s, c);
+    c->caught_up = r == 0;
+    return r;
+}
