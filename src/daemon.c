@@ -13,7 +13,7 @@
 #include "bts/notify.h"
 #include "bts/state.h"
 
-#define ONCE_MAX_RETRIES 5
+#define ONCE_MAX_RETRIES 8 /* failures in a row; with the backoff about two minutes */
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define WAIT_SLICE_MS 5000 /* wake at least this often to ping the watchdog */
@@ -204,6 +204,8 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
             bts_err("sync failed: %s", c.error_text);
             break;
         }
+        if (c.read || c.unparked)
+            retries = 0; /* progress: only failures in a row count against giving up */
         if (r < 0 && ++retries > ONCE_MAX_RETRIES) {
             bts_err("giving up for now, records are still waiting: %s", c.error_text);
             break;

@@ -14,7 +14,8 @@
 #define ARRIVAL_OVERLAP_S 3600 /* re-read an hour of arrivals: commits may land out of order */
 #define MAX_SCAN_PAGES 100000
 
-static bool upload_descending(const cJSON *rows)
+/* Rows sorted by upload_time in the given direction (1 ascending, -1 descending). */
+static bool sorted_by_upload(const cJSON *rows, int direction)
 {
     const cJSON *row;
     char prev[BTS_TIME_LEN] = "";
@@ -22,11 +23,29 @@ static bool upload_descending(const cJSON *rows)
         char up[BTS_TIME_LEN];
         if (bts_json_text(row, "upload_time", up, sizeof(up)) <= 0)
             return false;
-        if (*prev && strcmp(up, prev) > 0)
+        if (*prev && strcmp(up, prev) * direction < 0)
             return false;
         bts_strlcpy(prev, up, sizeof(prev));
     }
     return true;
+}
+
+/* Does the server honour ordering on upload_time? Asked both ways: a server that ignores
+ * the parameter answers both in the same order, which cannot be sorted both ways (unless
+ * every row shares one upload_time, when the order does not matter). */
+static int honours_upload_ordering(bts_sync *s, bool *ret)
+{
+    bts_page down, up;
+    int r = bts_biotime_transactions(s->bt, 1, PROBE_PAGE_SIZE, "ordering=-upload_time", &down);
+    if (r < 0)
+        return r;
+    if ((r = bts_biotime_transactions(s->bt, 1, PROBE_PAGE_SIZE, "ordering=upload_time",
+                                      &up)) == 0) {
+        *ret = sorted_by_upload(down.rows, -1) && sorted_by_upload(up.rows, 1);
+        bts_page_clear(&up);
+    }
+    bts_page_clear(&down);
+    return r;
 }
 
 int bts_sync_probe_order(bts_sync *s)
@@ -41,11 +60,10 @@ int bts_sync_probe_order(bts_sync *s)
         s->strategy = BTS_STRATEGY_ID;
         return 0;
     }
-    if ((r = bts_biotime_transactions(s->bt, 1, PROBE_PAGE_SIZE, "ordering=-upload_time",
-                                      &p)) < 0)
+    bool honoured = false;
+    if ((r = honours_upload_ordering(s, &honoured)) < 0)
         return r;
-    s->strategy = upload_descending(p.rows) ? BTS_STRATEGY_ARRIVAL : BTS_STRATEGY_WINDOW;
-    bts_page_clear(&p);
+    s->strategy = honoured ? BTS_STRATEGY_ARRIVAL : BTS_STRATEGY_WINDOW;
     if (s->strategy == BTS_STRATEGY_ARRIVAL)
         bts_warn("BioTime does not return transactions in ascending id order: reading them "
                  "newest upload first (ordering=-upload_time) with a one-hour overlap instead");
