@@ -162,9 +162,10 @@ static int login_answer(bts_biotime *b, const bts_http_response *resp, const cha
     if (resp->status == 400 || resp->status == 401 || resp->status == 403)
         return login_refused(b, resp);
     if (bts_http_is_transient(resp)) {
-        bts_log_fields(LOG_WARNING, server_field, "BioTime login at %s failed: %s", url,
+        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, server_field,
+                       "BioTime login at %s failed: %s", url,
                        resp->status ? "server error" : resp->error);
-        return BTS_ETRANSIENT;
+        return resp->tls_refused ? BTS_EAUTH : BTS_ETRANSIENT;
     }
     cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
     const char *token = token_of(j);
@@ -300,8 +301,9 @@ static int check_response(const bts_biotime *b, const bts_http_response *resp, c
     if (resp->status == 401 || resp->status == 403)
         return refused(b, resp, what);
     if (resp->status == 0) {
-        bts_log_fields(LOG_WARNING, fields, "BioTime %s failed: %s", what, resp->error);
-        return BTS_ETRANSIENT;
+        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, fields, "BioTime %s failed: %s",
+                       what, resp->error);
+        return resp->tls_refused ? BTS_EAUTH : BTS_ETRANSIENT;
     }
     if (bts_http_is_transient(resp)) {
         bts_log_fields(LOG_WARNING, fields, "BioTime %s: server answered HTTP %ld", what,

@@ -40,6 +40,17 @@ void bts_daemon_signals_init(void)
     bts_http_set_abort_hook(stop_pending);
 }
 
+void bts_daemon_warn_config(const bts_config *cfg)
+{
+    if (!cfg->biotime.tls_verify && strncmp(cfg->biotime.url, "https:", 6) == 0)
+        bts_warn("biotime.tls_verify = false: the BioTime server's certificate is not checked, "
+                 "so anyone on the path can read the credentials and punches; set ca_file "
+                 "instead");
+    if (!cfg->erpnext.tls_verify && strncmp(cfg->erpnext.url, "https:", 6) == 0)
+        bts_warn("erpnext.tls_verify = false: the ERPNext server's certificate is not checked, "
+                 "so anyone on the path can read the API secret; set ca_file instead");
+}
+
 int bts_daemon_exit_code(int err)
 {
     switch (err) {
@@ -63,7 +74,8 @@ int bts_daemon_exit_code(int err)
 static int wait_signal(int64_t ms)
 {
     while (ms > 0) {
-        int64_t slice = ms < WAIT_SLICE_MS ? ms : WAIT_SLICE_MS;
+        int64_t most = bts_notify_max_sleep_ms(WAIT_SLICE_MS);
+        int64_t slice = ms < most ? ms : most;
         struct timespec ts = {.tv_sec = slice / 1000, .tv_nsec = (slice % 1000) * 1000000};
         int sig = sigtimedwait(&handled, NULL, &ts);
         if (sig > 0)
@@ -138,6 +150,7 @@ static int reload(bts_config **cfg, bts_sync **s)
         bts_config_free(fresh);
         goto out;
     }
+    bts_daemon_warn_config(fresh);
     bts_sync_free(*s);
     bts_config_free(*cfg);
     *cfg = fresh;

@@ -67,6 +67,8 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     bts_frappe_error_parse(resp->status, resp->content_type, resp->body, resp->body_len, err);
     if (resp->status == 0)
         snprintf(err->message, sizeof(err->message), "%s", resp->error);
+    if (resp->tls_refused)
+        err->cls = BTS_FE_AUTH;
     err->retry_after_s = resp->retry_after_s;
     if (err->cls == BTS_FE_NONE) {
         cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len)

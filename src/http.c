@@ -228,7 +228,12 @@ static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const bts_http
         return 0;
     }
     r->transport_error = (int)rc;
-    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+        rc == CURLE_SSL_ISSUER_ERROR) {
+        r->tls_refused = true;
+        snprintf(r->error, sizeof(r->error), "%s (set %s.ca_file to the CA that signed the "
+                 "server's certificate)", curl_easy_strerror(rc), h->server);
+    } else if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
         snprintf(r->error, sizeof(r->error), "response body larger than %zu bytes",
                  h->opt.max_body);
     else

@@ -156,6 +156,7 @@ static int load_config(const cli *c, bts_config **cfg)
     for (size_t i = 0; i < n; i++)
         bts_log_add_secret(secrets[i]);
     bts_log_set_level(c->verbose ? LOG_DEBUG : (*cfg)->log.level);
+    bts_daemon_warn_config(*cfg);
     return 0;
 }
 

@@ -90,3 +90,12 @@ void bts_notify_watchdog(void)
     if (sd_notify(0, "WATCHDOG=1") > 0)
         notify_last_ping_us = now;
 }
+
+int64_t bts_notify_max_sleep_ms(int64_t max_ms)
+{
+    uint64_t interval_us = 0;
+    if (sd_watchdog_enabled(0, &interval_us) <= 0 || interval_us == 0)
+        return max_ms;
+    int64_t half = (int64_t)(interval_us / 2000);
+    return half < 1 ? 1 : half < max_ms ? half : max_ms;
+}

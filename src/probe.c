@@ -112,8 +112,9 @@ static int bt_licence(probe *p, bts_biotime *b)
     cJSON *rows = NULL;
     int r = bts_biotime_terminals(b, &rows);
     if (r == 0) {
-        say(p, PROBE_OK, "BioTime licence", "the API answers (%d terminals)",
-            cJSON_GetArraySize(rows));
+        int n = cJSON_GetArraySize(rows);
+        say(p, PROBE_OK, "BioTime licence", "the API answers (%d terminal%s)", n,
+            n == 1 ? "" : "s");
         bt_terminals_known(p, rows);
     } else if (r == BTS_EAUTH) {
         bt_refused(p);
@@ -155,28 +156,33 @@ static int bt_read_one(probe *p, bts_biotime *b)
     return r;
 }
 
-/* The sync's cursor search assumes the default order is ascending id (DESIGN.md §2). */
-static void bt_default_order(probe *p, bts_biotime *b)
+/* The sync's cursor search relies on the default order being ascending id (DESIGN.md §2);
+ * without it the sync falls back to slower strategies (fallback.c). Returns 1 when the
+ * order is ascending, 0 when it is not, -1 when it cannot be told. */
+static int bt_default_order(probe *p, bts_biotime *b)
 {
     bts_page pg;
+    int k = -1;
     if (bts_biotime_transactions(b, 1, ORDER_SAMPLE, NULL, &pg) < 0) {
         say(p, PROBE_WARN, "BioTime sort order", "could not read a page to check it");
-        return;
+        return -1;
     }
     if (cJSON_GetArraySize(pg.rows) < 2)
         say(p, PROBE_OK, "BioTime sort order", "too few transactions to tell");
-    else if (pg.ascending)
+    else if ((k = pg.ascending))
         say(p, PROBE_OK, "BioTime sort order", "default order is ascending id (ids %lld..%lld)",
             (long long)pg.first_id, (long long)pg.last_id);
     else
         say(p, PROBE_WARN, "BioTime sort order", "the default order is not ascending id "
-            "(page 1 starts with id %lld): the sync's page search assumes it; report this "
-            "BioTime version to the maintainers", (long long)pg.first_id);
+            "(page 1 starts with id %lld): the sync cannot use its id cursor and scans by "
+            "upload_time instead (more requests per cycle)", (long long)pg.first_id);
     bts_page_clear(&pg);
+    return k;
 }
 
-/* 1 when upload_time never increases down the page, 0 when it does, -1 when all equal. */
-static int upload_descending(const cJSON *rows)
+/* 1 when the rows are sorted by upload_time in direction (1 up, -1 down) with at least two
+ * different values, 0 when they are not sorted, -1 when they all share one upload_time. */
+static int upload_sorted(const cJSON *rows, int direction)
 {
     char prev[BTS_TIME_LEN] = "", cur[BTS_TIME_LEN];
     const cJSON *row;
@@ -184,7 +190,7 @@ static int upload_descending(const cJSON *rows)
     cJSON_ArrayForEach(row, rows) {
         if (bts_json_text(row, "upload_time", cur, sizeof(cur)) <= 0)
             continue;
-        if (*prev && strcmp(cur, prev) > 0)
+        if (*prev && strcmp(cur, prev) * direction < 0)
             return 0;
         if (*prev && strcmp(cur, prev) != 0)
             differ = true;
@@ -193,24 +199,39 @@ static int upload_descending(const cJSON *rows)
     return differ ? 1 : -1;
 }
 
-static void bt_ordering(probe *p, bts_biotime *b)
+/* Sorted by upload_time as asked? -2 when the page could not be read or is too short. */
+static int bt_sorted_as_asked(bts_biotime *b, const char *ordering, int direction)
 {
     bts_page pg;
-    if (bts_biotime_transactions(b, 1, ORDER_SAMPLE, "ordering=-upload_time", &pg) < 0) {
-        say(p, PROBE_WARN, "BioTime ordering", "could not read a page to check it");
-        return;
-    }
-    int k = upload_descending(pg.rows);
-    if (k > 0)
+    if (bts_biotime_transactions(b, 1, ORDER_SAMPLE, ordering, &pg) < 0)
+        return -2;
+    int k = cJSON_GetArraySize(pg.rows) < 2 ? -2 : upload_sorted(pg.rows, direction);
+    bts_page_clear(&pg);
+    return k;
+}
+
+/* Asked both ways: a server that ignores the parameter answers both in one order, which
+ * cannot be sorted both ways. ascending: what bt_default_order found. */
+static void bt_ordering(probe *p, bts_biotime *b, int ascending)
+{
+    int down = bt_sorted_as_asked(b, "ordering=-upload_time", -1);
+    int up = down > 0 ? bt_sorted_as_asked(b, "ordering=upload_time", 1) : down;
+    if (down == -2 || up == -2)
+        say(p, PROBE_OK, "BioTime ordering", "too few transactions to tell");
+    else if (down > 0 && up > 0)
         say(p, PROBE_OK, "BioTime ordering", "ordering=-upload_time honoured (newest upload "
             "first)");
-    else if (k < 0)
+    else if (down < 0)
         say(p, PROBE_OK, "BioTime ordering", "cannot tell: the newest uploads share one "
             "upload_time");
+    else if (ascending != 0)
+        say(p, PROBE_OK, "BioTime ordering", "BioTime ignores ordering=-upload_time; not "
+            "needed while the default order is ascending id");
     else
-        say(p, PROBE_WARN, "BioTime ordering", "BioTime ignores ordering=-upload_time: late "
-            "uploads are found by the id cursor only");
-    bts_page_clear(&pg);
+        say(p, PROBE_WARN, "BioTime ordering", "BioTime ignores ordering=-upload_time and does "
+            "not sort by id: the sync re-reads a punch-time window of sync.lookback_hours "
+            "every cycle, and a punch uploaded later than that is missed: raise "
+            "sync.lookback_hours to the longest a terminal stays offline");
 }
 
 static void probe_biotime(probe *p)
@@ -222,8 +243,8 @@ static void probe_biotime(probe *p)
         return;
     }
     if (bt_login(p, b) == 0 && bt_licence(p, b) == 0 && bt_read_one(p, b) == 0) {
-        bt_default_order(p, b);
-        bt_ordering(p, b);
+        int ascending = bt_default_order(p, b);
+        bt_ordering(p, b, ascending);
     }
     bts_biotime_free(b);
 }

@@ -1,7 +1,10 @@
 /* --reconcile: BioTime's rows for a punch-time range, the Device Logs named by their ids,
- * the checkins those name, and the Device Logs ERPNext holds for the range that BioTime
- * does not. Everything is read first, then grouped by day and terminal; nothing is written.
- * Names go in chunks through POST frappe.client.get_list: 200 names overflow a URL. */
+ * the Device Logs ERPNext holds for the range (which also finds those the writer named
+ * "<id>-r<n>" after BioTime reused an id, and those BioTime no longer has), and the
+ * checkins they name. A Device Log accounts for a punch when it holds the same punch_time
+ * and emp_code, as in the writer. Everything is read first, then grouped by day and
+ * terminal; nothing is written. Names go in chunks through POST frappe.client.get_list:
+ * 200 names overflow a URL. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,10 @@
 typedef struct {
     int64_t id;                 /* BioTime id (parsed from the name for an extra) */
     char punch_time[BTS_TIME_LEN];
+    char raw_time[32];          /* punch_time as BioTime sent it: what the Device Log holds */
     char terminal[64];
     char emp_code[64];
+    char log_name[RC_NAME_MAX]; /* the Device Log's name, once found */
     char checkin[RC_NAME_MAX];  /* the Device Log's employee_check_in */
     bool in_biotime, has_log, synced, checkin_found;
 } rc_rec;
@@ -92,6 +97,7 @@ static int rc_take_row(rc *s, const cJSON *row)
             rec->id = t.id;
             rec->in_biotime = true;
             bts_strlcpy(rec->punch_time, t.punch_time, sizeof(rec->punch_time));
+            bts_json_text(row, "punch_time", rec->raw_time, sizeof(rec->raw_time));
             bts_strlcpy(rec->terminal, t.terminal_sn, sizeof(rec->terminal));
             bts_strlcpy(rec->emp_code, t.emp_code, sizeof(rec->emp_code));
         }
@@ -187,7 +193,8 @@ static int rc_erp_failed(const char *what, int r, const bts_frappe_error *err)
 }
 
 /* The id a Device Log name carries under this server's naming, or false (another
- * server's record, when biotime.name tells servers apart). */
+ * server's record, when biotime.name tells servers apart). The writer names a punch whose
+ * id BioTime reused (after a database restore) "<id>-r<n>". */
 static bool rc_id_of(const bts_config *cfg, const char *name, int64_t *ret)
 {
     const char *prefix = cfg->biotime.name;
@@ -199,6 +206,8 @@ static bool rc_id_of(const bts_config *cfg, const char *name, int64_t *ret)
     if (*name < '1' || *name > '9')
         return false;
     long long id = strtoll(name, &end, 10);
+    if (end[0] == '-' && end[1] == 'r' && end[2] >= '1' && end[2] <= '9')
+        (void)strtoul(end + 2, &end, 10);
     *ret = id;
     return *end == '\0' && id > 0;
 }
@@ -235,17 +244,28 @@ static cJSON *rc_name_filter_take(cJSON *names)
     return filters;
 }
 
-static void rc_log_state(rc_rec *rec, const cJSON *row)
+/* Does this Device Log hold this BioTime punch? The writer's test (writer.c same_punch):
+ * after a restore, the Device Log of an id can hold an older, different punch. */
+static bool rc_same_punch(const rc_rec *rec, const cJSON *row)
+{
+    char t[sizeof(rec->raw_time)] = "", code[sizeof(rec->emp_code)] = "";
+    bts_json_text(row, "punch_time", t, sizeof(t));
+    bts_json_text(row, "emp_code", code, sizeof(code));
+    return strcmp(t, rec->raw_time) == 0 && strcmp(code, rec->emp_code) == 0;
+}
+
+static void rc_log_state(rc_rec *rec, const cJSON *row, const char *name)
 {
     char synced[8] = "";
     bts_json_text(row, "synced", synced, sizeof(synced));
+    bts_strlcpy(rec->log_name, name, sizeof(rec->log_name));
     rec->has_log = true;
     rec->synced = *synced && strcmp(synced, "0") != 0;
     bts_json_text(row, "employee_check_in", rec->checkin, sizeof(rec->checkin));
 }
 
 /* A Device Log of the range that BioTime did not send: an extra record. */
-static int rc_add_extra(rc *s, const cJSON *row, int64_t id)
+static int rc_add_extra(rc *s, const cJSON *row, int64_t id, const char *name)
 {
     rc_rec *rec;
     char pt[BTS_TIME_LEN] = "", term[64] = "";
@@ -259,7 +279,7 @@ static int rc_add_extra(rc *s, const cJSON *row, int64_t id)
     bts_strlcpy(rec->punch_time, pt, sizeof(rec->punch_time));
     bts_strlcpy(rec->terminal, term, sizeof(rec->terminal));
     bts_json_text(row, "emp_code", rec->emp_code, sizeof(rec->emp_code));
-    rc_log_state(rec, row);
+    rc_log_state(rec, row, name);
     return 0;
 }
 
@@ -273,9 +293,9 @@ static int rc_apply_logs(rc *s, const cJSON *rows, bool extras)
         rc_rec *rec;
         if (!name || !rc_id_of(s->cfg, name, &id))
             continue;
-        if ((rec = rc_find(s, id)))
-            rc_log_state(rec, row);
-        else if (extras && rc_add_extra(s, row, id) < 0)
+        if ((rec = rc_find(s, id)) && rc_same_punch(rec, row))
+            rc_log_state(rec, row, name);
+        else if (extras && rc_add_extra(s, row, id, name) < 0)
             return BTS_ENOMEM;
     }
     return 0;
@@ -289,6 +309,10 @@ static int rc_logs_chunk(rc *s, bts_erpnext *e, const cJSON *fields, size_t from
     for (size_t i = from; names && i < to; i++) {
         bts_map_device_log_id(s->cfg->biotime.name, s->v[i].id, name, sizeof(name));
         cJSON_AddItemToArray(names, cJSON_CreateString(name));
+    }
+    if (cJSON_GetArraySize(names) != (int)(to - from)) {
+        cJSON_Delete(names); /* out of memory: a dropped name would read as missing */
+        return BTS_ENOMEM;
     }
     if (!(filters = rc_name_filter_take(names)))
         return BTS_ENOMEM;
@@ -367,7 +391,9 @@ static int rc_checkins_chunk(bts_erpnext *e, const char **names, bool *found, si
     int r = BTS_ENOMEM;
     for (size_t i = from; list && i < to; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(names[i]));
-    if (fields && (filters = rc_name_filter_take(list)))
+    if (!fields || cJSON_GetArraySize(list) != (int)(to - from))
+        cJSON_Delete(list); /* out of memory: a dropped name would read as missing */
+    else if ((filters = rc_name_filter_take(list)))
         r = bts_erpnext_get_list(e, "Employee Checkin", fields, filters, (int64_t)(to - from),
                                  &rows, &err);
     if (r < 0 && r != BTS_ENOMEM)
@@ -485,7 +511,10 @@ static void rc_print_table(rc *s, rc_counts *total)
 static void rc_print_problem(const rc *s, const rc_rec *r)
 {
     char name[RC_NAME_MAX];
-    bts_map_device_log_id(s->cfg->biotime.name, r->id, name, sizeof(name));
+    if (r->has_log)
+        bts_strlcpy(name, r->log_name, sizeof(name));
+    else
+        bts_map_device_log_id(s->cfg->biotime.name, r->id, name, sizeof(name));
     if (r->in_biotime && !r->has_log)
         fprintf(s->out, "missing  device log %s: BioTime id %lld, punch_time %s, terminal "
                 "%s, emp_code %s\n", name, (long long)r->id, r->punch_time, r->terminal,

@@ -16,13 +16,15 @@ static bool terminal_selected(const bts_config *cfg, const char *sn)
     return false;
 }
 
-static void note_unknown(bts_rows *r, const char *code)
+static void note_unknown(bts_rows *r, const char *code, int64_t id)
 {
     for (size_t i = 0; i < r->n_unknown; i++)
         if (strcmp(r->unknown_codes[i], code) == 0)
             return;
-    if (r->n_unknown < BTS_ARRAY_SIZE(r->unknown_codes))
+    if (r->n_unknown < BTS_ARRAY_SIZE(r->unknown_codes)) {
+        r->unknown_first_id[r->n_unknown] = id;
         bts_strlcpy(r->unknown_codes[r->n_unknown++], code, sizeof(r->unknown_codes[0]));
+    }
 }
 
 /* A row with a valid id but unusable fields: kept as a raw Device Log with the reason. */
@@ -84,7 +86,7 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
     if (emp)
         bts_strlcpy(it->employee, emp->name, sizeof(it->employee));
     if (it->verdict == BTS_MAP_UNMAPPED)
-        note_unknown(r, it->txn.emp_code);
+        note_unknown(r, it->txn.emp_code, it->txn.id);
     set_park_reason(f->cfg, it);
     return 1;
 }

@@ -116,13 +116,28 @@ static void add_counts(bts_cycle *c, const bts_write_counts *w)
     c->rejected += w->rejected;
 }
 
+/* Said once per code (the state remembers the codes): HR has an Employee to map. */
+static void warn_unknown(const bts_sync *s, const char *code, int64_t id)
+{
+    char f_code[96], f_id[48];
+    snprintf(f_code, sizeof(f_code), "EMP_CODE=%s", code);
+    snprintf(f_id, sizeof(f_id), "BIOTIME_TXN_ID=%lld", (long long)id);
+    const char *fields[] = {"SERVER=erpnext", f_code, f_id, NULL};
+    bts_log_fields(LOG_WARNING, fields, "BioTime emp_code %s has no Employee (%s): its punches "
+                   "are kept as Device Logs with synced = 0 and get their checkins once an "
+                   "Employee carries it", code, s->cfg->erpnext.employee_field);
+}
+
 static void remember_unknown(bts_sync *s, const bts_rows *rows)
 {
     for (size_t i = 0; i < rows->n_unknown; i++) {
         bool known = false;
         for (size_t k = 0; k < s->st.n_unknown_codes; k++)
             known = known || strcmp(s->st.unknown_codes[k], rows->unknown_codes[i]) == 0;
-        if (!known && s->st.n_unknown_codes < BTS_STATE_MAX_CODES)
+        if (known)
+            continue;
+        warn_unknown(s, rows->unknown_codes[i], rows->unknown_first_id[i]);
+        if (s->st.n_unknown_codes < BTS_STATE_MAX_CODES)
             bts_strlcpy(s->st.unknown_codes[s->st.n_unknown_codes++], rows->unknown_codes[i],
                         sizeof(s->st.unknown_codes[0]));
     }

@@ -40,6 +40,17 @@ static const char *str_of(const cJSON *doc, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* One journal entry about one punch, with fields to search by (journalctl EMP_CODE=1001). */
+static void log_item(int prio, const bts_item *it, const char *what, const char *why)
+{
+    char id[48], code[96];
+    snprintf(id, sizeof(id), "BIOTIME_TXN_ID=%lld", (long long)it->txn.id);
+    snprintf(code, sizeof(code), "EMP_CODE=%s", it->txn.emp_code);
+    const char *fields[] = {"SERVER=erpnext", id, code, NULL};
+    bts_log_fields(prio, fields, "BioTime transaction %lld (emp_code %s, %s) %s: %s",
+                   (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, what, why);
+}
+
 /* --- generic batched phase with bisection ----------------------------------------- */
 
 static cJSON *batch_of(const phase *p, range r)
@@ -364,8 +375,7 @@ static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_co
         if (p.items[i]->checkin_existed)
             c->checkin_duplicates++;
         else if (*p.items[i]->park_reason)
-            bts_log(LOG_WARNING, "BioTime transaction %lld parked: %s",
-                    (long long)p.items[i]->txn.id, p.items[i]->park_reason);
+            log_item(LOG_WARNING, p.items[i], "parked", p.items[i]->park_reason);
     free(p.items);
     free(p.docs);
     return r;
@@ -408,9 +418,7 @@ static int device_log_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts
         return *it->checkin_name ? link_existing(w, it, str_of(doc, "id")) : 0;
     }
     bts_frappe_error_format(err, line, sizeof(line));
-    const char *fields[] = {"SERVER=erpnext", NULL};
-    bts_log_fields(LOG_ERR, fields, "ERPNext refused the Device Log of BioTime transaction "
-                   "%lld: %s", (long long)it->txn.id, line);
+    log_item(LOG_ERR, it, "refused by ERPNext even as a Device Log", line);
     it->rejected = true;
     return 0;
 }

@@ -19,6 +19,9 @@ enum {
  * HTTP abort hook that ends transfers when a stop is pending. */
 void bts_daemon_signals_init(void);
 
+/* Warnings an operator must see at every start (e.g. TLS verification turned off). */
+void bts_daemon_warn_config(const bts_config *cfg);
+
 /* Exit code for an error that ended a run. */
 int bts_daemon_exit_code(int err);
 

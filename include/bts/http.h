@@ -33,6 +33,7 @@ typedef struct {
     long retry_after_s;        /* Retry-After in seconds, or -1 */
     int transport_error;       /* 0, or the libcurl error code */
     char error[256];           /* transport error text ("" when none) */
+    bool tls_refused;          /* the server's certificate failed verification: no retry helps */
 } bts_http_response;
 
 /* Called often during transfers: return non-zero to abort them (stop requested). Also the

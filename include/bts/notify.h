@@ -10,5 +10,7 @@ void bts_notify_stopping(void);
 void bts_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Pings the watchdog if WatchdogSec= is set and half the interval has passed; cheap. */
 void bts_notify_watchdog(void);
+/* Longest a loop may sleep and still ping in time: half WatchdogSec, or max_ms without one. */
+int64_t bts_notify_max_sleep_ms(int64_t max_ms);
 
 #endif

@@ -22,6 +22,7 @@ typedef struct {
     uint64_t rejected;    /* rows without a usable id */
     uint64_t outside;     /* rows outside the backfill range (a filter the server ignored) */
     char unknown_codes[16][64];
+    int64_t unknown_first_id[16];  /* a transaction of each unknown code, for the log */
     size_t n_unknown;
 } bts_rows;
 

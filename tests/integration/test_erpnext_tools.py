@@ -145,6 +145,23 @@ class TestConnection(ToolTest):
         self.assertIn("HR User", line)
         self.assertRegex(out, r"(?m)^warning +ERPNext roles: .*System Manager")
 
+    def test_server_that_does_not_sort_is_a_warning(self):
+        self.generate(12)
+        self.bt.config(default_order="-id", honour_ordering=False)
+        self.erp.config(api_user_roles=["HR User", "System Manager"])
+        rc, out, err = self.run_daemon("--test-connection", expect=EXIT_OK)
+        warnings = self.lines(out, "warning")
+        self.assertEqual(len(warnings), 2, out)
+        self.assertIn("BioTime sort order: the default order is not ascending id", warnings[0])
+        self.assertIn("sync.lookback_hours", warnings[1])
+
+    def test_ignored_ordering_is_fine_while_ids_ascend(self):
+        self.generate(12)
+        self.bt.config(honour_ordering=False)
+        rc, out, err = self.run_daemon("--test-connection", expect=EXIT_OK)
+        self.assertRegex(out, r"(?m)^ok +BioTime ordering: BioTime ignores "
+                              r"ordering=-upload_time; not needed")
+
     def test_missing_doctypes_and_unknown_employee_field_fail(self):
         self.erp.config(doctypes_present=False)
         config = self.write_config("field.conf", erpnext={"employee_field": "biotime_code"})
@@ -216,6 +233,42 @@ class Reconcile(ToolTest):
         rc, out, err = self.run_daemon("--reconcile", "--since", "2026-11-02",
                                        "--until", "2026-11-02 23:59:59", expect=EXIT_OK)
         self.assertIn("summary: 24 punches, 24 device logs, 24 checkins", out)
+
+    def test_device_log_of_a_reused_id_is_matched_by_its_punch(self):
+        # after a BioTime restore the writer names the new punch of id 5 "5-r1"; "5" keeps
+        # the old punch, which BioTime no longer has
+        self.sync_days()
+        [log] = [l for l in self.device_logs() if l["name"] == "5"]
+        moved = dict(log, name="5-r1", id="5-r1")
+        old = dict(log, punch_time="2026-11-03 07:00:00", emp_code="1002", synced=0,
+                   employee_check_in=None)
+        self.erp.post("/__sim/docs", {"doctype": DEVICE_LOG, "docs": [moved, old]})
+        rc, out, err = self.reconcile(expect=1)
+        self.assertIn("96 punches, 97 device logs, 96 checkins, 1 parked, 0 missing, 1 extra",
+                      out)
+        self.assertRegex(out, r"(?m)^extra +device log 5: punch_time 2026-11-03 07:00:00")
+
+    def test_named_server_ignores_other_servers_device_logs(self):
+        self.config_path = self.write_config(biotime={"name": "hq"})
+        self.generate(30, step_seconds=600)
+        self.once()
+        self.assertTrue(all(l["name"].startswith("hq-") for l in self.device_logs()))
+        self.erp.post("/__sim/docs", {"doctype": DEVICE_LOG, "docs": [
+            {"name": "branch-7", "id": "branch-7", "emp_code": "1001",
+             "punch_time": "2026-11-01 09:00:00", "terminal_sn": "CQUJ000001", "synced": 0},
+            {"name": "hq-990002", "id": "hq-990002", "emp_code": "1002",
+             "punch_time": "2026-11-01 09:30:00", "terminal_sn": "CQUJ000002", "synced": 0}]})
+        rc, out, err = self.reconcile(expect=1)
+        self.assertIn("summary: 30 punches, 31 device logs, 30 checkins, 1 parked, 0 missing, "
+                      "1 extra", out)
+        self.assertRegex(out, r"(?m)^extra +device log hq-990002:")
+        self.assertNotIn("branch-7", out)
+
+    def test_missing_doctype_is_a_refusal_naming_setup(self):
+        self.add_punches([{"emp_code": "1001", "punch_time": "2026-11-02 08:00:00"}])
+        self.erp.config(doctypes_present=False)
+        rc, out, err = self.reconcile(expect=EXIT_UNAVAILABLE)
+        self.assertIn("--setup-doctypes", err)
 
 
 if __name__ == "__main__":

@@ -1836,6 +1836,8 @@ def parse_args(argv):
     parser.add_argument("--state-file", help="load at start, save on changes and at exit")
     parser.add_argument("--demo", action="store_true", help="preload demo data")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     return parser.parse_args(argv)
 
 
@@ -1857,6 +1859,11 @@ def main(argv=None) -> int:
         load_demo(sim)
     server = SimServer(("127.0.0.1", args.port), Handler, sim)
     port = server.server_address[1]
+    if args.tls_cert:  # HTTPS for the TLS verification tests (self-signed CA)
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
 
     def stop(signum, frame):
         sim.stop.set()
