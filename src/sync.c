@@ -298,11 +298,14 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     uint64_t bt0 = bts_biotime_request_count(s->bt), erp0 = bts_erpnext_request_count(s->erp);
     memset(c, 0, sizeof(*c));
     c->retry_after_s = -1;
+    s->cycle_started = time(NULL);
     int r = refresh_employees_if_due(s, c);
     if (r == 0)
         r = s->opt.since ? bts_sync_backfill(s, c) : live(s, c);
-    if (r == 0 && !s->opt.dry_run && !s->opt.since)
+    if (r == 0 && !s->opt.dry_run && !s->opt.since) {
         bts_sync_retry_parked(s, c);
+        bts_sync_watermark(s, c);
+    }
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
     if (s->opt.dry_run)

@@ -25,6 +25,10 @@ static cJSON *response_of(const bts_sync *s, const bts_cycle *c, unsigned repeat
     for (size_t i = 0; codes && i < s->st.n_unknown_codes; i++)
         cJSON_AddItemToArray(codes, cJSON_CreateString(s->st.unknown_codes[i]));
     cJSON_AddNumberToObject(o, "cursor", (double)s->st.last_id);
+    if (*c->watermark)
+        cJSON_AddStringToObject(o, "last_sync_of_checkin", c->watermark);
+    if (*c->watermark_holder)
+        cJSON_AddStringToObject(o, "watermark_held_by_terminal", c->watermark_holder);
     if (c->error)
         cJSON_AddStringToObject(o, "error", c->error_text);
     if (repeats)
@@ -81,7 +85,8 @@ void bts_sync_log_entry(bts_sync *s, const bts_cycle *c)
         s->synclog_repeats = 0;
         return;
     }
-    if (c->read == 0 && c->unparked == 0 && s->synclog_repeats == 0 && !*s->synclog_error)
+    if (c->read == 0 && c->unparked == 0 && !*c->watermark && s->synclog_repeats == 0 &&
+        !*s->synclog_error)
         return;
     post(s, c, s->synclog_repeats);
     s->synclog_error[0] = '\0';

@@ -31,6 +31,8 @@ typedef struct {
     bool caught_up;       /* BioTime has nothing more right now */
     int error;            /* 0 or the BTS_E* that ended the cycle early */
     long retry_after_s;   /* a server asked us to wait this long (-1 none) */
+    char watermark[20];   /* last_sync_of_checkin set this cycle (ERPNext zone), or "" */
+    char watermark_holder[64]; /* the terminal holding it back, or "" */
     char error_text[512];
 } bts_cycle;
 

@@ -3,6 +3,8 @@
 #ifndef BTS_SYNC_INTERNAL_H
 #define BTS_SYNC_INTERNAL_H
 
+#include <time.h>
+
 #include "bts/biotime.h"
 #include "bts/employees.h"
 #include "bts/erpnext.h"
@@ -31,6 +33,8 @@ struct bts_sync {
     bool emps_want_refresh;    /* an unknown emp_code was seen */
     bool emps_changed;         /* the map was reloaded: parked punches may now map */
     int64_t parked_checked_ms;
+    time_t cycle_started;      /* when this cycle's read began (watermark bound) */
+    time_t watermark_at;       /* last watermark update */
     bool warned_filter_ignored;
     /* Sync Logs: a repeated error is summarised, not repeated */
     char synclog_error[512];
@@ -44,6 +48,7 @@ int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t abo
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
 int bts_sync_probe_order(bts_sync *s);
 int bts_sync_fallback(bts_sync *s, bts_cycle *c);
+int bts_sync_watermark(bts_sync *s, bts_cycle *c);
 int bts_sync_retry_parked(bts_sync *s, bts_cycle *c);
 void bts_sync_log_entry(bts_sync *s, const bts_cycle *c);
 
