@@ -35,7 +35,7 @@ static int keep_unusable(bts_item *it, const cJSON *row, int64_t id, const char 
     if (!(it->txn.raw = cJSON_Duplicate(row, 1)))
         return BTS_ENOMEM;
     it->verdict = BTS_MAP_UNMAPPED;
-    snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %s", why);
+    snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %.270s", why);
     bts_log(LOG_WARNING, "BioTime transaction %lld is unusable (%s); keeping it as a Device "
             "Log with synced = 0", (long long)id, why);
     return 0;

@@ -26,8 +26,8 @@ const char *__lsan_default_suppressions(void)
     return "leak:strbuf_append\nleak:libconfig_yylex\n";
 }
 
-static char fuzz_dir[64];
-static char fuzz_path[96];
+static char fuzz_dir[256];
+static char fuzz_path[300];
 static int fuzz_fd = -1;
 static FILE *fuzz_null;
 
@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* bare *_file names would be looked up there first */
     unsetenv("CREDENTIALS_DIRECTORY");
     snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/bts-fuzz-config.XXXXXX",
-             tmp && *tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+             tmp && *tmp && strlen(tmp) < 200 ? tmp : "/tmp");
     if (!mkdtemp(fuzz_dir)) {
         perror("fuzz_config: mkdtemp");
         abort();

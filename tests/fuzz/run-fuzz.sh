@@ -53,6 +53,9 @@ if ! command -v llvm-symbolizer >/dev/null && [[ -x /usr/bin/llvm-symbolizer-14 
     export ASAN_SYMBOLIZER_PATH=/usr/bin/llvm-symbolizer-14
 fi
 
+# fuzz_config's temp file lives under TMPDIR: in the scratch dir, a crash leaves nothing behind
+export TMPDIR=$scratch
+
 failed=0
 for t in "${targets[@]}"; do
     bin=$build/tests/fuzz/fuzz_$t

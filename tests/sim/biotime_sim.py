@@ -51,6 +51,11 @@ Only the first live fault matching a path is considered for a request: faults ar
 consumed in list order.  Transport kinds fire when the request arrives; data kinds
 fire on the next successful list page of that path.
 
+A row posted to /__sim/transactions may carry "render": {field: value}: what the API
+shows for that field whatever the stored punch (any JSON value, "__missing__" drops the
+field; INVALID_UTF8_MARK in a string becomes raw 0xff 0xfe): rows that are broken in the
+server itself, such as a negative id or a null emp_code, for malformed-data tests.
+
 Control API (no auth, JSON): GET/POST /__sim/transactions, POST /__sim/generate,
 /__sim/delete, /__sim/reset_ids, /__sim/terminals, /__sim/employees, /__sim/config,
 /__sim/reset_stats, /__sim/reset, /__sim/revoke_tokens, /__sim/save; GET /__sim/stats,
@@ -585,9 +590,15 @@ class Store:
             "longitude": None, "latitude": None,
         }
         if txn.extra:
-            row.update(txn.extra)
+            row.update((k, v) for k, v in txn.extra.items() if k != "render")
         if loose:
             loosen_row(row, txn.id, txn.extra or {})
+        if txn.extra and isinstance(txn.extra.get("render"), dict):
+            for key, value in txn.extra["render"].items():
+                if value == "__missing__":
+                    row.pop(key, None)
+                else:
+                    row[key] = value
         return row
 
     def render_terminal(self, term: dict, loose: bool) -> dict:

@@ -57,7 +57,9 @@ Knobs (POST /__sim/config merges them; GET /__sim/config shows them)
                drop_after_commit (write, then close without answer), timeout (sleep
                `seconds`, then answer normally), html (200 text/html page), truncate
                (answer with half the body), reject_doc (documents matching `match` get a
-               permanent 417 ValidationError `message`)
+               permanent 417 ValidationError `message`), body (answer `status`, default
+               200, with the text `body` as `content_type`, default application/json,
+               without processing the request: a wrong-shape or foreign answer)
 
 Endpoints (v1 under /api and /api/v1, plus /api/v2 with its {"errors": [...]} envelope)
     /api/resource/<DocType>         GET list (fields, filters, or_filters, order_by,
@@ -74,7 +76,8 @@ Endpoints (v1 under /api and /api/v1, plus /api/v2 with its {"errors": [...]} en
 Doctypes: Employee, Employee Checkin (HRMS 15 validation order: links, permission, naming,
 permlevel reset, before_validate time truncation, inactive employee, duplicate
 employee+time+log_type, shift (none: offshift=1), geolocation, mandatory, select, length,
-strict MariaDB columns), Shift Type, HR Settings (single), User (System Manager only),
+strict MariaDB columns: 500 1292 for a bad datetime, 500 1406 for text over 64 KiB),
+Shift Type, HR Settings (single), User (System Manager only),
 Custom Field, BioTime Device Log and Sync Logs (CONTRACT.md §4), link targets (Company...).
 
 Not simulated: shift assignment and auto attendance, Attendance records, rate limiting
@@ -89,7 +92,7 @@ Control API (no auth, no site routing, not counted in stats), all JSON:
     GET  /__sim/docs?doctype=Employee%20Checkin          all documents as stored
     POST /__sim/delete_docs  {"doctype", "names": [...]}
     POST /__sim/config, GET /__sim/config
-    GET  /__sim/stats        {"requests": {"METHOD path": n}, "total_requests", "statuses",
+    GET  /__sim/stats        {"requests": {"METHOD /decoded/path": n}, "total_requests", "statuses",
                               "max_in_flight", "in_flight", "faults_fired", "docs": {...}}
     POST /__sim/reset_stats
     GET  /__sim/requests     the last 1000 requests (method, path, status, docs)
@@ -2967,7 +2970,8 @@ def update_doctype(sim, ctx, name, data):
 # Faults
 # ---------------------------------------------------------------------------------------
 
-FAULT_KINDS = {"status", "drop", "drop_after_commit", "timeout", "html", "truncate", "reject_doc"}
+FAULT_KINDS = {"status", "drop", "drop_after_commit", "timeout", "html", "truncate", "reject_doc",
+               "body"}
 
 
 class Fault:
@@ -3023,6 +3027,9 @@ def fault_response(fault):
     """The answer a `status` or `html` fault gives instead of processing the request."""
     if fault.kind == "html":
         return Response(200, LOGIN_PAGE, content_type="text/html; charset=utf-8")
+    if fault.kind == "body":
+        return Response(int(fault.spec.get("status", 200)), str(fault.spec.get("body", "")),
+                        content_type=fault.spec.get("content_type", "application/json"))
     status = fault.status
     if status in (502, 504):
         title = "Bad Gateway" if status == 502 else "Gateway Time-out"
@@ -3257,7 +3264,7 @@ class Simulator:
         return None
 
     def _handle_in_slot(self, req, fault):
-        if fault is not None and fault.kind in ("status", "html", "drop"):
+        if fault is not None and fault.kind in ("status", "html", "drop", "body"):
             if fault.kind == "drop":
                 resp = Response(0)
                 resp.drop = True

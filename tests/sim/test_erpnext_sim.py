@@ -11,11 +11,13 @@ was, and compares status lines, content types, cookies and bodies after masking 
 that differ on every run (timestamps, exc ids, random child names, ports).
 """
 
+import atexit
 import base64
 import glob
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -99,6 +101,7 @@ class SimProcess:
             time.sleep(0.02)
         with open(ready) as f:
             self.port = int(f.read())
+        atexit.register(self.close)       # never leave a simulator behind
 
     def req(self, method, path, body=None, headers=None, auth=AUTH, host="127.0.0.1",
             ctype="application/json", timeout=30):
@@ -122,13 +125,17 @@ class SimProcess:
         return self.control("POST", "/__sim/config", knobs)
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if not stream.closed:
+                stream.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def q(value):
@@ -781,8 +788,8 @@ class LifecycleTest(unittest.TestCase):
         try:
             sim.proc.terminate()
             self.assertEqual(sim.proc.wait(10), 0)
-            self.assertIn(f"erpnext_sim listening on 127.0.0.1:{sim.port}",
-                          sim.proc.stdout.read().decode())
+            self.assertEqual(sim.proc.stdout.read().decode(),
+                             f"erpnext_sim listening on 127.0.0.1:{sim.port}\n")
         finally:
             sim.close()
 

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Throughput and footprint of biotime-syncd against the simulators (issue 6).
+
+One command runs, in the same invocation:
+  1. a backfill of N punches with the ERPNext simulator's cost model taken from the real
+     site's timing.txt (per-request service time, W gunicorn workers, the naming-series
+     lock), measuring records/s, HTTP requests per record, peak RSS and CPU seconds of the
+     daemon;
+  2. the same for a naive baseline (one request per record, sequential: a single checkin
+     insert and a single Device Log insert per punch), on a sample of the punches;
+  3. an idle poll: requests and CPU per cycle when BioTime has nothing new;
+  4. peak RSS of a large backfill without the cost model (memory must not grow with the
+     backlog).
+It prints figures and asserts nothing about speed.
+
+    python3 tests/bench/bench.py [--binary build/biotime-syncd] [--punches 5000]
+                                 [--workers 2] [--big 200000] [--smoke]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import BT_PASSWORD, BT_USER, ERP_KEY, ERP_SECRET, Sim, render  # noqa: E402
+
+
+def http(url, body=None, method=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
+                                 headers=dict({"Content-Type": "application/json"},
+                                              **(headers or {})))
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read() or b"null")
+
+
+class World:
+    """Both simulators, employees, punches and a config in a temporary directory."""
+
+    def __init__(self, workers, cost_model, punches):
+        self.tmp = tempfile.mkdtemp(prefix="bts-bench-")
+        self.bt = Sim("biotime", "biotime_sim.py", ["--users", "%s:%s" % (BT_USER, BT_PASSWORD)],
+                      self.tmp)
+        self.erp = Sim("erpnext", "erpnext_sim.py",
+                       ["--api-key", ERP_KEY, "--api-secret", ERP_SECRET, "--site", "127.0.0.1",
+                        "--workers", str(workers), "--cost-model", cost_model], self.tmp)
+        emps = [{"name": "HR-EMP-%05d" % i, "employee_name": "E%d" % i,
+                 "attendance_device_id": str(1000 + i), "status": "Active"} for i in range(1, 21)]
+        self.erp.post("/__sim/employees", {"employees": emps})
+        self.bt.post("/__sim/generate", {
+            "count": punches, "emp_codes": [str(1001 + i) for i in range(20)],
+            "terminals": ["CQUJ000001", "CQUJ000002", "BOCK000003"],
+            "start": "2026-01-01 08:00:00", "step_seconds": 7, "seed": 11})
+        for name, value in (("biotime.password", BT_PASSWORD), ("erpnext.secret", ERP_SECRET)):
+            path = os.path.join(self.tmp, name)
+            with open(path, "w") as f:
+                f.write(value + "\n")
+            os.chmod(path, 0o600)
+
+    def config(self, **sync):
+        groups = {
+            "biotime": {"url": self.bt.url, "username": BT_USER,
+                        "password_file": "biotime.password", "page_size": 200,
+                        "timezone": "UTC"},
+            "erpnext": {"url": self.erp.url, "api_key": ERP_KEY,
+                        "api_secret_file": "erpnext.secret", "timezone": "UTC",
+                        "batch_size": 100, "connections": 4},
+            "sync": dict({"state_dir": os.path.join(self.tmp, "state")}, **sync),
+            "log": {"level": "warning"},
+        }
+        path = os.path.join(self.tmp, "bench.conf")
+        with open(path, "w") as f:
+            for g, keys in groups.items():
+                f.write("%s = {\n%s};\n" % (g, "".join("  %s = %s;\n" % (k, render(v))
+                                                       for k, v in keys.items())))
+        os.chmod(path, 0o600)
+        return path
+
+    def requests(self):
+        return (self.erp.get("/__sim/stats")["total_requests"],
+                sum(self.bt.get("/__sim/stats")["requests"].values()))
+
+    def close(self):
+        self.bt.stop()
+        self.erp.stop()
+
+
+def run_measured(cmd):
+    """Runs cmd; returns (wall s, cpu s, peak RSS KiB) of that process alone."""
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.monotonic() - start
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("daemon failed (%s):\n%s" % (status, err[-2000:]))
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def bench_daemon(binary, workers, punches):
+    w = World(workers, "frappe", punches)
+    try:
+        cfg = w.config()
+        wall, cpu, rss = run_measured([binary, "-c", cfg, "--once"])
+        erp, bt = w.requests()
+        docs = w.erp.get("/__sim/stats")["docs"]
+        assert docs.get("Employee Checkin") == punches, docs
+        return {"records": punches, "seconds": wall, "rate": punches / wall,
+                "requests_per_record": (erp + bt) / punches, "cpu": cpu, "rss_kib": rss}
+    finally:
+        w.close()
+
+
+def bench_baseline(workers, punches, sample):
+    """One request per record, sequential: what the cron-job tools do."""
+    w = World(workers, "frappe", punches)
+    try:
+        auth = {"Authorization": "token %s:%s" % (ERP_KEY, ERP_SECRET)}
+        rows = w.bt.get("/__sim/transactions")["rows"][:sample]
+        emp = {str(1000 + i): "HR-EMP-%05d" % i for i in range(1, 21)}
+        start = time.monotonic()
+        n = 0
+        for row in rows:
+            http(w.erp.url + "/api/resource/Employee%20Checkin", {
+                "employee": emp[row["emp_code"]], "time": row["punch_time"],
+                "log_type": "IN", "device_id": row["terminal_sn"]}, headers=auth)
+            http(w.erp.url + "/api/resource/BioTime%20Device%20Log", {
+                "id": str(row["id"]), "emp_code": row["emp_code"],
+                "punch_time": row["punch_time"], "terminal_sn": row["terminal_sn"],
+                "synced": 1}, headers=auth)
+            n += 2
+        wall = time.monotonic() - start
+        return {"records": len(rows), "seconds": wall, "rate": len(rows) / wall,
+                "requests_per_record": n / len(rows)}
+    finally:
+        w.close()
+
+
+def read_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_idle(binary, seconds):
+    """Long-lived daemon, caught up: requests and CPU per idle poll."""
+    w = World(2, "none", 500)
+    try:
+        cfg = w.config(interval=1)
+        p = subprocess.Popen([binary, "-c", cfg], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while w.erp.get("/__sim/stats")["docs"].get("BioTime Device Log", 0) < 500:
+            if time.time() > deadline:
+                raise SystemExit("idle bench: initial sync did not finish")
+            time.sleep(0.2)
+        time.sleep(1.5)
+        erp0, bt0 = w.requests()
+        cpu0 = read_cpu(p.pid)
+        time.sleep(seconds)
+        erp1, bt1 = w.requests()
+        cpu1 = read_cpu(p.pid)
+        p.terminate()
+        p.wait(15)
+        cycles = max(1, bt1 - bt0)  # one BioTime request per idle poll
+        return {"cycles": cycles, "requests_per_poll": (erp1 - erp0 + bt1 - bt0) / cycles,
+                "cpu_ms_per_poll": (cpu1 - cpu0) * 1000 / cycles}
+    finally:
+        w.close()
+
+
+def bench_memory(binary, punches):
+    w = World(2, "none", punches)
+    try:
+        wall, cpu, rss = run_measured([binary, "-c", w.config(), "--once"])
+        return {"records": punches, "seconds": wall, "rss_kib": rss, "cpu": cpu}
+    finally:
+        w.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "biotime-syncd"))
+    ap.add_argument("--punches", type=int, default=5000)
+    ap.add_argument("--baseline-sample", type=int, default=300)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--big", type=int, default=200000)
+    ap.add_argument("--idle-seconds", type=int, default=10)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: proves the bench runs")
+    a = ap.parse_args()
+    if a.smoke:
+        a.punches, a.baseline_sample, a.big, a.idle_seconds = min(a.punches, 400), 40, 2000, 3
+    print("machine: %s, %d cores; ERPNext simulator: frappe cost model, %d workers"
+          % (os.uname().machine, os.cpu_count(), a.workers))
+    d = bench_daemon(a.binary, a.workers, a.punches)
+    b = bench_baseline(a.workers, a.punches, min(a.baseline_sample, a.punches))
+    print("biotime-syncd: %6d records in %6.1f s = %7.1f records/s, %.4f requests/record, "
+          "peak RSS %.1f MiB, CPU %.2f s" % (d["records"], d["seconds"], d["rate"],
+                                              d["requests_per_record"], d["rss_kib"] / 1024,
+                                              d["cpu"]))
+    print("naive baseline: %5d records in %6.1f s = %7.1f records/s, %.4f requests/record"
+          % (b["records"], b["seconds"], b["rate"], b["requests_per_record"]))
+    print("ratio: %.1fx the baseline's records/s" % (d["rate"] / b["rate"]))
+    i = bench_idle(a.binary, a.idle_seconds)
+    print("idle poll: %.2f requests and %.2f ms CPU per poll (%d polls)"
+          % (i["requests_per_poll"], i["cpu_ms_per_poll"], i["cycles"]))
+    m = bench_memory(a.binary, a.big)
+    print("large backfill (no cost model): %d records in %.1f s, peak RSS %.1f MiB, CPU %.1f s"
+          % (m["records"], m["seconds"], m["rss_kib"] / 1024, m["cpu"]))
+
+
+if __name__ == "__main__":
+    main()
