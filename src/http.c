@@ -256,6 +256,8 @@ int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response
     int r = finish(h, h->easy, rc, &t, req);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
+    if (r < 0) /* an abandoned answer is no answer: the caller has nothing to free */
+        bts_http_response_clear(resp);
     return r;
 }
 
