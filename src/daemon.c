@@ -13,7 +13,7 @@
 #include "bts/notify.h"
 #include "bts/state.h"
 
-#define ONCE_MAX_RETRIES 8 /* failures in a row; with the backoff about two minutes */
+#define ONCE_MAX_RETRIES 6 /* failures in a row; with the backoff under a minute */
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define WAIT_SLICE_MS 5000 /* wake at least this often to ping the watchdog */
@@ -204,9 +204,10 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
     int r = bts_sync_new(cfg, opt, &s);
     if (r < 0)
         return bts_daemon_exit_code(r);
-    bts_backoff_init(&bo, BACKOFF_BASE_MS / 2, 30000, bts_backoff_random, NULL);
+    bts_backoff_init(&bo, BACKOFF_BASE_MS / 2, 15000, bts_backoff_random, NULL);
     for (;;) {
         bts_cycle c;
+        int64_t cursor = bts_sync_state(s)->last_id;
         r = bts_sync_cycle(s, &c);
         log_cycle(&c);
         if (r == 0 && (c.caught_up || opt->since))
@@ -217,7 +218,7 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
             bts_err("sync failed: %s", c.error_text);
             break;
         }
-        if (c.read || c.unparked)
+        if (bts_sync_state(s)->last_id > cursor || c.unparked)
             retries = 0; /* progress: only failures in a row count against giving up */
         if (r < 0 && ++retries > ONCE_MAX_RETRIES) {
             bts_err("giving up for now, records are still waiting: %s", c.error_text);

@@ -102,11 +102,18 @@ static bool seen_in(const bts_rows *r, int64_t id)
 
 int bts_rows_build(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
 {
-    const cJSON *row;
     memset(ret, 0, sizeof(*ret));
-    ret->items = calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*ret->items));
-    if (!ret->items)
+    return bts_rows_append(f, rows, ret);
+}
+
+int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
+{
+    const cJSON *row;
+    bts_item *grown = realloc(ret->items, (ret->n + (size_t)cJSON_GetArraySize(rows) + 1) *
+                                              sizeof(*ret->items));
+    if (!grown)
         return BTS_ENOMEM;
+    ret->items = grown;
     cJSON_ArrayForEach(row, rows) {
         int64_t id;
         if (bts_json_int64(row, "id", &id) < 0) {
@@ -119,6 +126,7 @@ int bts_rows_build(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
         if (id > ret->max_id)
             ret->max_id = id;
         bts_item *it = &ret->items[ret->n];
+        memset(it, 0, sizeof(*it));
         int k = build_one(f, row, id, it, ret);
         if (k < 0)
             return k;

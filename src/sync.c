@@ -15,7 +15,6 @@
 
 #define EMPLOYEES_MAX_AGE_MS (10 * 60 * 1000)  /* refresh the map at least this often */
 #define EMPLOYEES_MIN_AGE_MS (60 * 1000)       /* ...and on an unknown code, not faster */
-#define MAX_PAGES_PER_CYCLE 50                 /* then let the daemon breathe (status, watchdog) */
 
 int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **ret)
 {
@@ -107,7 +106,7 @@ static int refresh_employees_if_due(bts_sync *s, bts_cycle *c)
     return refresh_employees(s, c);
 }
 
-static void add_counts(bts_cycle *c, const bts_write_counts *w)
+void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)
 {
     c->checkins += w->checkins;
     c->device_logs += w->device_logs;
@@ -128,7 +127,7 @@ static void warn_unknown(const bts_sync *s, const char *code, int64_t id)
                    "Employee carries it", code, s->cfg->erpnext.employee_field);
 }
 
-static void remember_unknown(bts_sync *s, const bts_rows *rows)
+void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
 {
     for (size_t i = 0; i < rows->n_unknown; i++) {
         bool known = false;
@@ -160,8 +159,8 @@ int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t abo
         c->read += rows.n;
         c->skipped += rows.skipped + rows.outside;
         c->rejected += rows.rejected;
-        add_counts(c, &wc);
-        remember_unknown(s, &rows);
+        bts_sync_add_counts(c, &wc);
+        bts_sync_remember_unknown(s, &rows);
         *ret_max = rows.max_id > above ? rows.max_id : above;
         if (rows.outside && !s->warned_filter_ignored) {
             s->warned_filter_ignored = true;
@@ -175,21 +174,22 @@ int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t abo
 }
 
 /* Moves the cursor after an acknowledged page and saves it (not in a dry run). */
-static int advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
+int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
 {
     char err[512];
+    bool moved = new_id > s->st.last_id || page_no != s->st.page_hint;
     if (new_id > s->st.last_id)
         s->st.last_id = new_id;
     s->st.page_hint = page_no;
     s->st.hint_page_size = s->cfg->biotime.page_size;
     bts_strlcpy(s->st.biotime_url, s->cfg->biotime.url, sizeof(s->st.biotime_url));
-    if (s->opt.dry_run)
+    if (s->opt.dry_run || !moved) /* an idle poll saves once, at the end of the cycle */
         return 0;
     int r = bts_state_save(s->cfg->sync.state_dir, &s->st, err, sizeof(err));
     return r < 0 ? bts_sync_fail(c, r, err) : 0;
 }
 
-static int ids_went_back(bts_sync *s, const bts_scan_result *sr)
+int bts_sync_ids_went_back(bts_sync *s, const bts_scan_result *sr)
 {
     bts_err("BioTime's highest transaction id (%lld) is below the cursor (%lld): its database "
             "was restored or its ids were reset. Re-reading it from the start: rows ERPNext "
@@ -199,72 +199,6 @@ static int ids_went_back(bts_sync *s, const bts_scan_result *sr)
     s->st.last_id = 0;
     s->st.page_hint = 1;
     return 0;
-}
-
-/* When the next page starts above cursor+1, rows may have shifted back onto the page we
- * just did (deletions in BioTime): look at it again before moving on. */
-static int next_page(bts_sync *s, int64_t *page_no, bts_page *page)
-{
-    int64_t cursor = s->st.last_id;
-    int r = bts_biotime_transactions(s->bt, *page_no + 1, s->cfg->biotime.page_size, NULL, page);
-    if (r < 0 || page->first_id == 0 || page->first_id <= cursor + 1)
-        goto advanced;
-    bts_page again;
-    if ((r = bts_biotime_transactions(s->bt, *page_no, s->cfg->biotime.page_size, NULL,
-                                      &again)) < 0)
-        return r;
-    if (again.last_id > cursor) {
-        bts_page_clear(page);
-        *page = again;
-        return 0;
-    }
-    bts_page_clear(&again);
-advanced:
-    if (r == 0)
-        (*page_no)++;
-    return r;
-}
-
-static int live(bts_sync *s, bts_cycle *c)
-{
-    if (s->strategy == BTS_STRATEGY_UNKNOWN) {
-        int r = bts_sync_probe_order(s);
-        if (r < 0)
-            return bts_sync_fail(c, r, "probing BioTime's sort order");
-    }
-    if (s->strategy != BTS_STRATEGY_ID)
-        return bts_sync_fallback(s, c);
-    int64_t hint = s->st.hint_page_size == s->cfg->biotime.page_size ? s->st.page_hint : 0;
-    bts_scan_result sr;
-    int r = bts_scan_find(s->bt, s->st.last_id, hint, s->cfg->biotime.page_size, &sr);
-    if (r < 0)
-        return bts_sync_fail(c, r, "reading transactions from BioTime");
-    if (sr.ids_went_back) {
-        ids_went_back(s, &sr);
-        bts_scan_result_clear(&sr);
-        return live(s, c);
-    }
-    int64_t page_no = sr.page_no;
-    bts_page page = sr.page;
-    memset(&sr.page, 0, sizeof(sr.page));
-    for (int n = 0;; n++) {
-        int64_t new_id = s->st.last_id;
-        c->pages++;
-        if ((r = bts_sync_page(s, c, page.rows, s->st.last_id, &new_id)) < 0 ||
-            (r = advance(s, c, new_id, page_no)) < 0)
-            break;
-        if (!page.has_next || n + 1 >= MAX_PAGES_PER_CYCLE) {
-            c->caught_up = !page.has_next;
-            break;
-        }
-        bts_page_clear(&page);
-        if ((r = next_page(s, &page_no, &page)) < 0) {
-            bts_sync_fail(c, r, "reading transactions from BioTime");
-            break;
-        }
-    }
-    bts_page_clear(&page);
-    return r;
 }
 
 static void fill_state(bts_sync *s, const bts_cycle *c)
@@ -301,7 +235,7 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     s->cycle_started = time(NULL);
     int r = refresh_employees_if_due(s, c);
     if (r == 0)
-        r = s->opt.since ? bts_sync_backfill(s, c) : live(s, c);
+        r = s->opt.since ? bts_sync_backfill(s, c) : bts_sync_live(s, c);
     if (r == 0 && !s->opt.dry_run && !s->opt.since) {
         bts_sync_retry_parked(s, c);
         bts_sync_watermark(s, c);

@@ -6,13 +6,16 @@
 #include "bts/log.h"
 #include "bts/writer.h"
 
-#define MAX_ROUND 64 /* batches sent per round of a phase */
+#define MAX_ROUND 64 /* batches sent per round */
 
+typedef struct phase phase;
+
+/* A run of documents of one phase, written as one insert_many. */
 typedef struct {
+    phase *p;
     size_t start, len;
 } range;
 
-typedef struct phase phase;
 struct phase {
     const char *what;
     bts_item **items;                 /* the items taking part */
@@ -51,13 +54,13 @@ static void log_item(int prio, const bts_item *it, const char *what, const char 
                    (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, what, why);
 }
 
-/* --- generic batched phase with bisection ----------------------------------------- */
+/* --- batched phases with bisection ---------------------------------------------- */
 
-static cJSON *batch_of(const phase *p, range r)
+static cJSON *batch_of(range r)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < r.len; i++)
-        if (!cJSON_AddItemReferenceToArray(a, p->docs[r.start + i])) {
+        if (!cJSON_AddItemReferenceToArray(a, r.p->docs[r.start + i])) {
             cJSON_Delete(a);
             return NULL;
         }
@@ -65,14 +68,14 @@ static cJSON *batch_of(const phase *p, range r)
 }
 
 /* A batch came back refused for a permanent reason: split it, or settle its one document. */
-static int on_refused_batch(bts_writer *w, phase *p, range r, const bts_frappe_error *err,
-                            range *queue, size_t *nq)
+static int on_refused_batch(bts_writer *w, range r, const bts_frappe_error *err, range *queue,
+                            size_t *nq)
 {
     if (r.len == 1)
-        return p->refused(w, p->items[r.start], p->docs[r.start], err);
+        return r.p->refused(w, r.p->items[r.start], r.p->docs[r.start], err);
     size_t half = r.len / 2;
-    queue[(*nq)++] = (range){r.start, half};
-    queue[(*nq)++] = (range){r.start + half, r.len - half};
+    queue[(*nq)++] = (range){r.p, r.start, half};
+    queue[(*nq)++] = (range){r.p, r.start + half, r.len - half};
     return 0;
 }
 
@@ -84,30 +87,44 @@ static int stop_error(bts_writer *w, const phase *p, int rc, const bts_frappe_er
     return rc;
 }
 
+/* A batch that timed out is smaller next time (ERPNext's workers have a time limit); the
+ * size grows back after batches that went through. */
+static void adapt_batch_size(bts_writer *w, int rc, const bts_frappe_error *err, size_t len)
+{
+    size_t full = (size_t)w->cfg->erpnext.batch_size;
+    if (rc == BTS_ETRANSIENT && (err->status == 0 || err->status == 504) && len > 1) {
+        w->batch_limit = len / 2;
+        bts_notice("ERPNext did not answer a batch of %zu in time: using batches of %zu", len,
+                   w->batch_limit);
+    } else if (rc == 0 && w->batch_limit && w->batch_limit < full) {
+        w->batch_limit = w->batch_limit * 2 < full ? w->batch_limit * 2 : full;
+    }
+}
+
 /* Sends one round of batches in parallel and files each answer. */
-static int run_round(bts_writer *w, phase *p, range *round, size_t n_round, range *queue,
-                     size_t *nq)
+static int run_round(bts_writer *w, range *round, size_t n_round, range *queue, size_t *nq)
 {
     cJSON *batches[MAX_ROUND] = {0}, *names[MAX_ROUND] = {0};
     int rcs[MAX_ROUND];
     bts_frappe_error errs[MAX_ROUND];
     int r = 0;
     for (size_t i = 0; i < n_round; i++)
-        if (!(batches[i] = batch_of(p, round[i]))) {
+        if (!(batches[i] = batch_of(round[i]))) {
             r = BTS_ENOMEM;
             goto out;
         }
     if ((r = bts_erpnext_insert_batches(w->erp, batches, n_round, rcs, names, errs)) < 0) {
-        snprintf(w->error, sizeof(w->error), "stopped while writing %s", p->what);
+        snprintf(w->error, sizeof(w->error), "stopped while writing %s", round[0].p->what);
         goto out;
     }
     for (size_t i = 0; i < n_round && r == 0; i++) {
+        adapt_batch_size(w, rcs[i], &errs[i], round[i].len);
         if (rcs[i] == 0)
-            r = p->accepted(w, p, round[i], names[i]);
+            r = round[i].p->accepted(w, round[i].p, round[i], names[i]);
         else if (rcs[i] == BTS_EPERM && errs[i].cls != BTS_FE_WRONG_SITE)
-            r = on_refused_batch(w, p, round[i], &errs[i], queue, nq);
+            r = on_refused_batch(w, round[i], &errs[i], queue, nq);
         else
-            r = stop_error(w, p, rcs[i] == BTS_EPERM ? BTS_EPROTO : rcs[i], &errs[i]);
+            r = stop_error(w, round[i].p, rcs[i] == BTS_EPERM ? BTS_EPROTO : rcs[i], &errs[i]);
     }
 out:
     for (size_t i = 0; i < n_round; i++) {
@@ -117,20 +134,26 @@ out:
     return r;
 }
 
-static int run_phase(bts_writer *w, phase *p)
+/* Writes the documents of several phases together, so that one phase's batches (say the
+ * Device Logs of one page) travel alongside another's (the checkins of the next). */
+static int run_phases(bts_writer *w, phase *const *phases, size_t n_phases)
 {
-    size_t bs = (size_t)w->cfg->erpnext.batch_size, nq = 0;
+    size_t total = 0, nq = 0;
+    size_t bs = w->batch_limit ? w->batch_limit : (size_t)w->cfg->erpnext.batch_size;
+    for (size_t k = 0; k < n_phases; k++)
+        total += phases[k]->n;
     /* every split adds one range, and there are at most n single-document ranges */
-    range *queue = calloc(2 * p->n + 2, sizeof(*queue));
+    range *queue = calloc(2 * total + 2, sizeof(*queue));
     int r = queue ? 0 : BTS_ENOMEM;
-    for (size_t i = 0; r == 0 && i < p->n; i += bs)
-        queue[nq++] = (range){i, p->n - i < bs ? p->n - i : bs};
+    for (size_t k = n_phases; r == 0 && k-- > 0;) /* the queue is taken from its end */
+        for (size_t i = 0; i < phases[k]->n; i += bs)
+            queue[nq++] = (range){phases[k], i, phases[k]->n - i < bs ? phases[k]->n - i : bs};
     while (r == 0 && nq > 0) {
         range round[MAX_ROUND];
         size_t n_round = nq < MAX_ROUND ? nq : MAX_ROUND;
         nq -= n_round;
         memcpy(round, queue + nq, n_round * sizeof(range));
-        r = run_round(w, p, round, n_round, queue, &nq);
+        r = run_round(w, round, n_round, queue, &nq);
     }
     free(queue);
     return r;
@@ -349,35 +372,62 @@ static int probe_time_rights(bts_writer *w, phase *p)
     return r;
 }
 
-static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+static void phase_free(phase *p)
 {
-    phase p = {.what = "Employee Checkins", .accepted = checkins_accepted,
-               .refused = checkin_refused, .counts = c};
-    p.items = calloc(n ? n : 1, sizeof(*p.items));
-    p.docs = calloc(n ? n : 1, sizeof(*p.docs));
-    int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
+    free(p->items);
+    free(p->docs);
+    memset(p, 0, sizeof(*p));
+}
+
+static int phase_alloc(phase *p, size_t n)
+{
+    p->items = calloc(n ? n : 1, sizeof(*p->items));
+    p->docs = calloc(n ? n : 1, sizeof(*p->docs));
+    return (p->items && p->docs) ? 0 : BTS_ENOMEM;
+}
+
+/* The checkins still to write among items; the first of a run goes alone (time rights). */
+static int checkins_prepare(bts_writer *w, phase *p, bts_item *items, size_t n,
+                            bts_write_counts *c)
+{
+    *p = (phase){.what = "Employee Checkins", .accepted = checkins_accepted,
+                 .refused = checkin_refused, .counts = c};
+    int r = phase_alloc(p, n);
     for (size_t i = 0; r == 0 && i < n; i++)
         if (items[i].checkin && !items[i].done_before) {
-            p.items[p.n] = &items[i];
-            p.docs[p.n++] = items[i].checkin;
+            p->items[p->n] = &items[i];
+            p->docs[p->n++] = items[i].checkin;
         }
-    bts_item **all = p.items;
-    cJSON **docs = p.docs;
-    size_t n_all = p.n;
-    if (r == 0 && p.n > 0 && !w->time_rights_checked)
-        r = probe_time_rights(w, &p);
-    if (r == 0)
-        r = run_phase(w, &p);
-    p.items = all;
-    p.docs = docs;
-    p.n = n_all;
-    for (size_t i = 0; r == 0 && i < p.n; i++)
-        if (p.items[i]->checkin_existed)
+    if (r == 0 && p->n > 0 && !w->time_rights_checked) {
+        phase rest = *p;
+        if ((r = probe_time_rights(w, &rest)) == 0 && rest.n < p->n) {
+            memmove(p->items, p->items + 1, (p->n - 1) * sizeof(*p->items));
+            memmove(p->docs, p->docs + 1, (p->n - 1) * sizeof(*p->docs));
+            p->n--;
+        }
+    }
+    return r;
+}
+
+static void checkins_finish(bts_item *items, size_t n, bts_write_counts *c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].checkin || items[i].done_before)
+            continue;
+        else if (items[i].checkin_existed)
             c->checkin_duplicates++;
-        else if (*p.items[i]->park_reason)
-            log_item(LOG_WARNING, p.items[i], "parked", p.items[i]->park_reason);
-    free(p.items);
-    free(p.docs);
+        else if (*items[i].park_reason)
+            log_item(LOG_WARNING, &items[i], "parked", items[i].park_reason);
+}
+
+static int write_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+{
+    phase p;
+    phase *one[] = {&p};
+    int r = checkins_prepare(w, &p, items, n, c);
+    if (r == 0 && (r = run_phases(w, one, 1)) == 0)
+        checkins_finish(items, n, c);
+    phase_free(&p);
     return r;
 }
 
@@ -423,42 +473,43 @@ static int device_log_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts
     return 0;
 }
 
-static int write_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_counts *c)
+/* The Device Logs still to write among items, each naming its checkin or why there is none. */
+static int device_logs_prepare(bts_writer *w, phase *p, bts_item *items, size_t n,
+                               bts_write_counts *c)
 {
-    phase p = {.what = "BioTime Device Logs", .accepted = device_logs_accepted,
-               .refused = device_log_refused, .counts = c};
-    p.items = calloc(n ? n : 1, sizeof(*p.items));
-    p.docs = calloc(n ? n : 1, sizeof(*p.docs));
-    int r = (p.items && p.docs) ? 0 : BTS_ENOMEM;
+    *p = (phase){.what = "BioTime Device Logs", .accepted = device_logs_accepted,
+                 .refused = device_log_refused, .counts = c};
+    int r = phase_alloc(p, n);
     for (size_t i = 0; r == 0 && i < n; i++) {
         bts_item *it = &items[i];
         if (it->done_before)
             continue;
-        p.items[p.n] = it;
-        p.docs[p.n] = bts_map_device_log(w->cfg, &it->txn, *it->checkin_name ? it->checkin_name
-                                                                               : NULL,
-                                         *it->employee ? it->employee : NULL);
-        if (!p.docs[p.n] || !cJSON_ReplaceItemInObjectCaseSensitive(
-                                p.docs[p.n], "id", cJSON_CreateString(it->device_log_name)))
+        p->items[p->n] = it;
+        p->docs[p->n] = bts_map_device_log(w->cfg, &it->txn,
+                                           *it->checkin_name ? it->checkin_name : NULL,
+                                           *it->employee ? it->employee : NULL);
+        if (!p->docs[p->n] || !cJSON_ReplaceItemInObjectCaseSensitive(
+                                  p->docs[p->n], "id", cJSON_CreateString(it->device_log_name)))
             r = BTS_ENOMEM;
         else if (*it->park_reason)
-            cJSON_AddStringToObject(p.docs[p.n], "sync_error", it->park_reason);
-        p.n++;
+            cJSON_AddStringToObject(p->docs[p->n], "sync_error", it->park_reason);
+        p->n++;
     }
-    if (r == 0)
-        r = run_phase(w, &p);
-    for (size_t i = 0; i < p.n; i++) {
-        if (r == 0 && p.items[i]->device_log_existed)
-            c->device_log_duplicates++;
-        if (r == 0 && p.items[i]->rejected)
-            c->rejected++;
-        if (r == 0 && !*p.items[i]->checkin_name)
-            c->parked++;
-        cJSON_Delete(p.docs[i]);
-    }
-    free(p.items);
-    free(p.docs);
     return r;
+}
+
+static void device_logs_finish(phase *p, bool ok, bts_write_counts *c)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (ok && p->items[i]->device_log_existed)
+            c->device_log_duplicates++;
+        if (ok && p->items[i]->rejected)
+            c->rejected++;
+        if (ok && !*p->items[i]->checkin_name)
+            c->parked++;
+        cJSON_Delete(p->docs[i]);
+    }
+    phase_free(p);
 }
 
 /* --- dry run -------------------------------------------------------------------- */
@@ -476,20 +527,46 @@ static void dry_print(bts_writer *w, const bts_item *it)
                 (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, it->park_reason);
 }
 
-int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts)
+int bts_writer_begin(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts)
 {
     uint64_t before = bts_erpnext_request_count(w->erp);
-    int r;
     w->error[0] = '\0';
     if (w->dry_run) {
         for (size_t i = 0; i < n; i++)
             dry_print(w, &items[i]);
         return 0;
     }
-    if ((r = skip_existing(w, items, n, counts)) == 0 &&
-        (r = write_checkins(w, items, n, counts)) == 0)
-        r = write_device_logs(w, items, n, counts);
+    int r = skip_existing(w, items, n, counts);
     counts->requests += bts_erpnext_request_count(w->erp) - before;
+    return r;
+}
+
+int bts_writer_step(bts_writer *w, bts_item *cur, size_t n_cur, bts_item *prev, size_t n_prev,
+                    bts_write_counts *counts)
+{
+    uint64_t before = bts_erpnext_request_count(w->erp);
+    phase checkins = {0}, logs = {0};
+    phase *both[] = {&checkins, &logs};
+    int r = 0;
+    if (w->dry_run)
+        return 0;
+    if ((r = checkins_prepare(w, &checkins, cur, n_cur, counts)) == 0 &&
+        (r = device_logs_prepare(w, &logs, prev, n_prev, counts)) == 0 &&
+        (r = run_phases(w, both, 2)) == 0)
+        checkins_finish(cur, n_cur, counts);
+    phase_free(&checkins);
+    device_logs_finish(&logs, r == 0, counts);
+    counts->requests += bts_erpnext_request_count(w->erp) - before;
+    return r;
+}
+
+int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts)
+{
+    int r = bts_writer_begin(w, items, n, counts);
+    if (r == 0)
+        r = bts_writer_step(w, items, n, NULL, 0, counts);
+    if (r == 0)
+        r = bts_writer_step(w, NULL, 0, items, n, counts);
     return r;
 }
 

@@ -27,6 +27,8 @@ typedef struct {
 } bts_rows;
 
 int bts_rows_build(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret);
+/* Adds the rows of one more page to ret (a unit of several pages). */
+int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret);
 void bts_rows_clear(bts_rows *r);
 
 #endif

@@ -9,6 +9,8 @@
 #include "bts/employees.h"
 #include "bts/erpnext.h"
 #include "bts/log.h"
+#include "bts/rows.h"
+#include "bts/scan.h"
 #include "bts/sync.h"
 #include "bts/writer.h"
 
@@ -46,6 +48,11 @@ int bts_sync_fail(bts_cycle *c, int err, const char *text);
 int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
                   int64_t *ret_max);
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
+int bts_sync_live(bts_sync *s, bts_cycle *c);
+int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no);
+int bts_sync_ids_went_back(bts_sync *s, const bts_scan_result *sr);
+void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w);
+void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows);
 int bts_sync_probe_order(bts_sync *s);
 int bts_sync_fallback(bts_sync *s, bts_cycle *c);
 int bts_sync_watermark(bts_sync *s, bts_cycle *c);

@@ -38,6 +38,7 @@ typedef struct {
     bool dry_run;
     FILE *dry_out;
     bool time_rights_checked;    /* a checkin's stored time matched what we sent */
+    size_t batch_limit;          /* 0, or a smaller batch after a timeout */
     char error[512];             /* set when a write returns an error */
 } bts_writer;
 
@@ -45,6 +46,16 @@ typedef struct {
  * parked); BTS_ETRANSIENT, BTS_EAUTH, BTS_EROLE, BTS_EPROTO or BTS_ESTOP otherwise, and
  * the cursor must not move past these items. */
 int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
+
+/* The same as a pipeline over successive units of items:
+ *   begin(unit)             looks up which Device Logs ERPNext already has (dry run: prints);
+ *   step(unit, prev unit)   writes the unit's checkins together with the previous unit's
+ *                           Device Logs (whose checkins are done), in the same rounds of
+ *                           parallel requests. When it returns 0 the previous unit is fully
+ *                           acknowledged and the cursor may move past it. */
+int bts_writer_begin(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
+int bts_writer_step(bts_writer *w, bts_item *cur, size_t n_cur, bts_item *prev, size_t n_prev,
+                    bts_write_counts *counts);
 
 void bts_item_clear(bts_item *it);
 

@@ -66,6 +66,9 @@ class World:
                 f.write(value + "\n")
             os.chmod(path, 0o600)
 
+    connections = 4
+    batch_size = 100
+
     def config(self, **sync):
         groups = {
             "biotime": {"url": self.bt.url, "username": BT_USER,
@@ -73,7 +76,7 @@ class World:
                         "timezone": "UTC"},
             "erpnext": {"url": self.erp.url, "api_key": ERP_KEY,
                         "api_secret_file": "erpnext.secret", "timezone": "UTC",
-                        "batch_size": 100, "connections": 4},
+                        "batch_size": self.batch_size, "connections": self.connections},
             "sync": dict({"state_dir": os.path.join(self.tmp, "state")}, **sync),
             "log": {"level": "warning"},
         }

@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("BTS_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 BINARY = os.environ.get("BTS_BINARY") or os.path.join(SOURCE, "build", "biotime-syncd")
 WRAPPER = shlex.split(os.environ.get("BTS_WRAPPER", ""))
+UNDER_WRAPPER = bool(WRAPPER)  # e.g. valgrind: many times slower
 SIM_DIR = os.path.join(SOURCE, "tests", "sim")
 
 # Test secrets: no output of any test may contain them.
@@ -126,8 +127,12 @@ class SyncTest(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        self.assert_no_secret_leaked()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.assert_no_secret_leaked()
+        finally:
+            for p in self.daemons:
+                p.log_file.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     # --- setup helpers -------------------------------------------------------------
 
