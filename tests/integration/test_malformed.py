@@ -10,7 +10,10 @@ invalid UTF-8) cannot be cured by asking again: a row with a usable id is kept a
 Log with synced = 0 and a sync_error, a row without one is skipped with a warning, and
 the good rows around them are delivered.
 
-Each case is one named test method, generated from the tables below.
+Each case is one named test method, generated from the tables below; the checks of a case
+are subTests, so one run reports everything that is wrong with it. The simulators' fault
+kinds do the whole answers; rows are made broken in BioTime itself with the simulator's
+per-row "render" override. BTS_MALFORMED_SHOW=1 prints the log line each case matched.
 """
 
 import os
@@ -32,7 +35,6 @@ MIB = 1024 * 1024
 INVALID_UTF8 = "\u2063INVALID_UTF8\u2063"  # the BioTime simulator sends it as bytes ff fe
 SHOW = bool(os.environ.get("BTS_MALFORMED_SHOW"))  # print the log line each case matched
 
-TXNS = "/iclock/api/transactions/"
 INSERT_MANY = "/api/method/frappe.client.insert_many"
 CHECKIN_INSERT = "/api/resource/Employee Checkin"
 EMPLOYEE_LIST = "/api/resource/Employee"
