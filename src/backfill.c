@@ -54,7 +54,7 @@ int bts_sync_backfill(bts_sync *s, bts_cycle *c)
         if (total < 0)
             total = page.count;
         c->pages++;
-        r = bts_sync_page(s, c, page.rows, 0, &ignored);
+        r = bts_sync_page(s, c, page.rows, page_no, &ignored);
         done += (uint64_t)cJSON_GetArraySize(page.rows);
         progress(s, done, total, started);
         bool more = page.has_next && cJSON_GetArraySize(page.rows) > 0;

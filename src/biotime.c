@@ -320,10 +320,24 @@ static int check_response(const bts_biotime *b, const bts_http_response *resp, c
     return 0;
 }
 
+/* Was id already in the rows before `until`? (A broken server repeats a row; a page is at
+ * most a few thousand rows, so a linear look is cheap enough.) */
+static bool repeated_id(const cJSON *rows, const cJSON *until, int64_t id)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        int64_t other;
+        if (row == until)
+            return false;
+        if (bts_json_int64(row, "id", &other) == 0 && other == id)
+            return true;
+    }
+    return false;
+}
+
 static void page_ids(bts_page *p)
 {
     const cJSON *row;
-    int64_t prev = 0;
     p->ascending = true;
     cJSON_ArrayForEach(row, p->rows) {
         int64_t id;
@@ -331,11 +345,10 @@ static void page_ids(bts_page *p)
             continue;
         if (p->first_id == 0)
             p->first_id = id;
-        if (id <= prev)
-            p->ascending = false;
         if (id > p->last_id)
             p->last_id = id;
-        prev = id;
+        else if (!repeated_id(p->rows, row, id)) /* a repeat is not another order */
+            p->ascending = false;
     }
 }
 
@@ -372,6 +385,12 @@ int bts_biotime_parse_page(const char *body, size_t len, bts_page *ret, char *er
     ret->rows = cJSON_DetachItemViaPointer(j, data);
     page_ids(ret);
     r = 0;
+    if (ret->first_id == 0 && cJSON_GetArraySize(ret->rows) > 0) {
+        /* not one row we could name: another API version or a broken answer, not data */
+        snprintf(err, n, "none of its %d rows has a usable \"id\"", cJSON_GetArraySize(ret->rows));
+        bts_page_clear(ret);
+        r = BTS_EPROTO;
+    }
 out:
     cJSON_Delete(j);
     return r;

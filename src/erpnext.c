@@ -58,6 +58,8 @@ static char *escape_path(const char *s)
     return bts_http_escape(s);
 }
 
+static int unexpected(bts_frappe_error *err, const char *key, const char *what);
+
 /* Classifies a finished response; on success parses the body into *ret_json. */
 static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_error *err)
 {
@@ -112,17 +114,31 @@ static int request(bts_erpnext *e, const char *method, const char *path_query, c
 }
 
 /* Takes the named member out of a parsed answer. */
-static int take_member(cJSON *j, const char *key, cJSON **ret)
+/* Takes the named member out of a parsed answer; a 2xx answer without it is not one we
+ * can trust (a proxy, another application, a different API version). */
+static int take_member(cJSON *j, const char *key, cJSON **ret, bts_frappe_error *err)
 {
     cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(j, key);
     cJSON_Delete(j);
     if (!m)
-        return BTS_EPROTO;
+        return unexpected(err, key, "is missing");
     if (ret)
         *ret = m;
     else
         cJSON_Delete(m);
     return 0;
+}
+
+/* A 2xx answer of the wrong shape: transient (the cursor stays), and said plainly. */
+static int unexpected(bts_frappe_error *err, const char *key, const char *what)
+{
+    if (err) {
+        err->cls = BTS_FE_TRANSIENT;
+        snprintf(err->message, sizeof(err->message),
+                 "HTTP %ld but the answer's \"%s\" %s: not the Frappe API we expect", err->status,
+                 key, what);
+    }
+    return BTS_EPROTO;
 }
 
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err)
@@ -138,7 +154,7 @@ int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_fr
     if (edt && body) {
         snprintf(path, sizeof(path), "/api/resource/%s", edt);
         if ((r = request(e, "POST", path, body, &j, err)) == 0)
-            r = take_member(j, "data", ret_doc);
+            r = take_member(j, "data", ret_doc, err);
     }
     free(edt);
     free(body);
@@ -158,7 +174,12 @@ static char *insert_many_body(const cJSON *docs)
 /* Checks that insert_many named every document it was given. */
 static int check_names(cJSON *names, const cJSON *batch, bts_frappe_error *err)
 {
-    if (cJSON_IsArray(names) && cJSON_GetArraySize(names) == cJSON_GetArraySize(batch))
+    const cJSON *name;
+    bool strings = cJSON_IsArray(names);
+    for (name = strings ? names->child : NULL; name; name = name->next)
+        strings = strings && cJSON_IsString(name) && *name->valuestring &&
+                  strlen(name->valuestring) < 140;
+    if (strings && cJSON_GetArraySize(names) == cJSON_GetArraySize(batch))
         return 0;
     err->cls = BTS_FE_TRANSIENT;
     snprintf(err->message, sizeof(err->message),
@@ -191,7 +212,7 @@ int bts_erpnext_insert_batches(bts_erpnext *e, cJSON *const *batches, size_t n, 
         names[i] = NULL;
         memset(&errs[i], 0, sizeof(errs[i]));
         rcs[i] = answer(&resps[i], &j, &errs[i]);
-        if (rcs[i] == 0 && (rcs[i] = take_member(j, "message", &names[i])) == 0 &&
+        if (rcs[i] == 0 && (rcs[i] = take_member(j, "message", &names[i], &errs[i])) == 0 &&
             (rcs[i] = check_names(names[i], batches[i], &errs[i])) < 0) {
             cJSON_Delete(names[i]);
             names[i] = NULL;
@@ -231,7 +252,7 @@ int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,
     if (r == 0 && !body)
         r = BTS_ENOMEM;
     if (r == 0 && (r = request(e, "PUT", path, body, &j, err)) == 0)
-        r = take_member(j, "data", ret_doc);
+        r = take_member(j, "data", ret_doc, err);
     free(body);
     return r;
 }
@@ -243,7 +264,7 @@ int bts_erpnext_get(bts_erpnext *e, const char *doctype, const char *name, cJSON
     cJSON *j = NULL;
     int r = doc_path(doctype, name, path, sizeof(path));
     if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
-        r = take_member(j, "data", ret_doc);
+        r = take_member(j, "data", ret_doc, err);
     return r;
 }
 
@@ -280,11 +301,11 @@ int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_jso
                       sizeof(path))
         r = BTS_EINVAL;
     if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
-        r = take_member(j, "data", ret_rows);
+        r = take_member(j, "data", ret_rows, err);
     if (r == 0 && !cJSON_IsArray(*ret_rows)) {
         cJSON_Delete(*ret_rows);
         *ret_rows = NULL;
-        r = BTS_EPROTO;
+        r = unexpected(err, "data", "is not a list");
     }
     free(edt);
     return r;
@@ -301,7 +322,7 @@ int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, con
     snprintf(path, sizeof(path), "/api/method/%s", dotted);
     int r = request(e, method, path, body, &j, err);
     if (r == 0)
-        r = take_member(j, "message", ret_message);
+        r = take_member(j, "message", ret_message, err);
     free(body);
     return r;
 }
@@ -321,7 +342,7 @@ int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *field
     if (r == 0 && !cJSON_IsArray(*ret_rows)) {
         cJSON_Delete(*ret_rows);
         *ret_rows = NULL;
-        r = BTS_EPROTO;
+        r = unexpected(err, "message", "is not a list");
     }
     return r;
 }

@@ -113,7 +113,7 @@ static int arrival_scan(bts_sync *s, bts_cycle *c)
                                           "ordering=-upload_time", &p)) < 0)
             return bts_sync_fail(c, r, "reading transactions from BioTime");
         c->pages++;
-        r = bts_sync_page(s, c, p.rows, 0, &ignored);
+        r = bts_sync_page(s, c, p.rows, page_no, &ignored);
         oldest_upload(p.rows, oldest, newest);
         bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
         bts_page_clear(&p);
@@ -150,7 +150,7 @@ static int window_scan(bts_sync *s, bts_cycle *c)
             break;
         }
         c->pages++;
-        r = bts_sync_page(s, c, p.rows, 0, &ignored);
+        r = bts_sync_page(s, c, p.rows, page_no, &ignored);
         bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
         bts_page_clear(&p);
         if (!more)

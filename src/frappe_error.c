@@ -456,21 +456,29 @@ static bool fe_type_is(const bts_frappe_error *e, const char *type)
     return strcmp(e->exc_type, type) == 0;
 }
 
-/* A 500 that is about our data, not the server's health: retrying cannot help. MariaDB
- * data errors come as OperationalError "(1292, ...)"; lost connections, deadlocks and
- * lock timeouts (2006, 2013, 1205, 1213) stay transient. */
+/* A 500 that is about our data, not the server's health: retrying cannot help. Frappe
+ * names the Python exception; one raised by application code on our document (TypeError,
+ * AttributeError, ValueError, a MariaDB data error such as OperationalError "(1292, ...)")
+ * will be raised again. Lost connections, deadlocks and lock timeouts (2006, 2013, 1205,
+ * 1213) are the server's health, as is a 500 without a Frappe body. A record refused this
+ * way is parked, and parked records are tried again later, so a misjudged one is not lost. */
 static bool fe_is_data_500(const bts_frappe_error *e)
 {
-    static const char *const types[] = { "JSONDecodeError", "TypeError", "ValueError",
-                                         "ImportError", "ModuleNotFoundError", "DataError",
-                                         "IntegrityError" };
+    static const char *const health[] = { "InterfaceError", "QueryDeadlockError",
+                                          "QueryTimeoutError", "TimeoutError",
+                                          "ConnectionError", "RedisError", "InternalError",
+                                          "MemoryError", "SessionStopped" };
     static const int codes[] = { 1048, 1264, 1265, 1292, 1366, 1406, 1411 };
     int code = 0;
 
-    for (size_t i = 0; i < BTS_ARRAY_SIZE(types); i++)
-        if (fe_type_is(e, types[i]))
-            return true;
-    if (!fe_type_is(e, "OperationalError") || sscanf(e->message, "(%d,", &code) != 1)
+    if (!e->exc_type[0])
+        return false;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(health); i++)
+        if (fe_type_is(e, health[i]))
+            return false;
+    if (!fe_type_is(e, "OperationalError"))
+        return true;
+    if (sscanf(e->message, "(%d,", &code) != 1)
         return false;
     for (size_t i = 0; i < BTS_ARRAY_SIZE(codes); i++)
         if (code == codes[i])

@@ -23,12 +23,33 @@ static void unit_clear(unit *u)
     memset(u, 0, sizeof(*u));
 }
 
+/* In ascending id order a page after the cursor holds only newer ids. One that repeats old
+ * ones while "next" promises more is a broken server (a next chain that never ends): stop
+ * this read there, without moving the page hint past the data. */
+static int broken_chain(bts_sync *s, int64_t page_no, bts_page *page)
+{
+    if (!s->warned_broken_chain) {
+        s->warned_broken_chain = true;
+        const char *fields[] = {"SERVER=biotime", NULL};
+        bts_log_fields(LOG_WARNING, fields, "BioTime transactions page %lld repeats earlier "
+                       "rows while saying more pages follow: its paging is broken; reading "
+                       "stops there each cycle", (long long)page_no);
+    }
+    cJSON_Delete(page->rows);
+    page->rows = cJSON_CreateArray();
+    page->has_next = false;
+    page->first_id = page->last_id = 0;
+    return page->rows ? 0 : BTS_ENOMEM;
+}
+
 /* The next page after page_no. When it starts above taken+1, rows may have shifted back
  * onto the page just read (deletions in BioTime): that page is read again first. */
 static int next_page(bts_sync *s, int64_t taken, int64_t *page_no, bts_page *page)
 {
     int64_t size = s->cfg->biotime.page_size;
     int r = bts_biotime_transactions(s->bt, *page_no + 1, size, NULL, page);
+    if (r == 0 && page->last_id > 0 && page->last_id <= taken)
+        return broken_chain(s, *page_no + 1, page);
     if (r < 0 || page->first_id == 0 || page->first_id <= taken + 1)
         goto advanced;
     bts_page again;
@@ -59,6 +80,7 @@ static int fill_unit(bts_sync *s, bts_cycle *c, bts_page *page, int64_t *page_no
     for (;;) {
         size_t before = u->rows.n;
         f.above_id = *taken;
+        f.page_no = *page_no;
         c->pages++;
         (*pages_left)--;
         if ((r = bts_rows_append(&f, page->rows, &u->rows)) < 0)
@@ -149,8 +171,10 @@ int bts_sync_live(bts_sync *s, bts_cycle *c)
     int64_t hint = s->st.hint_page_size == s->cfg->biotime.page_size ? s->st.page_hint : 0;
     bts_scan_result sr;
     int r = bts_scan_find(s->bt, s->st.last_id, hint, s->cfg->biotime.page_size, &sr);
-    if (r < 0)
+    if (r < 0) {
+        bts_scan_result_clear(&sr);
         return bts_sync_fail(c, r, "reading transactions from BioTime");
+    }
     if (sr.ids_went_back) {
         bts_sync_ids_went_back(s, &sr);
         bts_scan_result_clear(&sr);

@@ -27,17 +27,46 @@ static void note_unknown(bts_rows *r, const char *code, int64_t id)
     }
 }
 
+/* Valid UTF-8 (no overlong forms checked: enough to keep bytes out of ERPNext and logs). */
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2 : (*p >> 3) == 30 ? 3
+                                                                                         : -1;
+        if (n < 0)
+            return false;
+        for (p++; n > 0; n--, p++)
+            if ((*p & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* Text of a field fit for a log line: printable ASCII, the rest as '?'. */
+static void printable(const cJSON *row, const char *key, char *out, size_t n)
+{
+    bts_json_text(row, key, out, n);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+            *p = '?';
+}
+
 /* A row with a valid id but unusable fields: kept as a raw Device Log with the reason. */
-static int keep_unusable(bts_item *it, const cJSON *row, int64_t id, const char *why)
+static int keep_unusable(const bts_rows_filter *f, bts_item *it, const cJSON *row, int64_t id,
+                         const char *why)
 {
     memset(it, 0, sizeof(*it));
     it->txn.id = id;
+    printable(row, "emp_code", it->txn.emp_code, sizeof(it->txn.emp_code));
+    printable(row, "terminal_sn", it->txn.terminal_sn, sizeof(it->txn.terminal_sn));
     if (!(it->txn.raw = cJSON_Duplicate(row, 1)))
         return BTS_ENOMEM;
     it->verdict = BTS_MAP_UNMAPPED;
     snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %.270s", why);
-    bts_log(LOG_WARNING, "BioTime transaction %lld is unusable (%s); keeping it as a Device "
-            "Log with synced = 0", (long long)id, why);
+    bts_log(LOG_WARNING, "BioTime transactions page %lld: transaction %lld is unusable (%s); "
+            "keeping it as a Device Log with synced = 0", (long long)f->page_no, (long long)id,
+            why);
     return 0;
 }
 
@@ -66,7 +95,11 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
     char err[256];
     const bts_employee *emp = NULL;
     if (bts_txn_parse(row, &it->txn, err, sizeof(err)) < 0)
-        return keep_unusable(it, row, id, err) < 0 ? BTS_ENOMEM : 1;
+        return keep_unusable(f, it, row, id, err) < 0 ? BTS_ENOMEM : 1;
+    if (!utf8_valid(it->txn.emp_code)) {
+        bts_txn_clear(&it->txn);
+        return keep_unusable(f, it, row, id, "emp_code is not valid UTF-8") < 0 ? BTS_ENOMEM : 1;
+    }
     const char *start = f->cfg->sync.start_date;
     if (!terminal_selected(f->cfg, it->txn.terminal_sn) ||
         (*start && strncmp(it->txn.punch_time, start, 10) < 0)) {
@@ -81,7 +114,7 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
     if (rc < 0) {
         char why[300];
         snprintf(why, sizeof(why), "%s", "punch_time cannot be converted between zones");
-        return keep_unusable(it, row, id, why) < 0 ? BTS_ENOMEM : 1;
+        return keep_unusable(f, it, row, id, why) < 0 ? BTS_ENOMEM : 1;
     }
     if (emp)
         bts_strlcpy(it->employee, emp->name, sizeof(it->employee));
@@ -106,9 +139,22 @@ int bts_rows_build(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
     return bts_rows_append(f, rows, ret);
 }
 
+/* A row without a usable id cannot be named in ERPNext (nor told from another): said once
+ * per page; the count is in the cycle's "rejected". */
+static void warn_no_id(const bts_rows_filter *f, const cJSON *row)
+{
+    char shown[48], code[48];
+    printable(row, "id", shown, sizeof(shown));
+    printable(row, "emp_code", code, sizeof(code));
+    bts_log(LOG_WARNING, "BioTime transactions page %lld: a row's id is unusable (id \"%s\", "
+            "emp_code \"%s\"): it cannot be named in ERPNext, skipped (and any more such "
+            "rows of this page)", (long long)f->page_no, shown, code);
+}
+
 int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
 {
     const cJSON *row;
+    unsigned no_id = 0;
     bts_item *grown = realloc(ret->items, (ret->n + (size_t)cJSON_GetArraySize(rows) + 1) *
                                               sizeof(*ret->items));
     if (!grown)
@@ -117,12 +163,18 @@ int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
     cJSON_ArrayForEach(row, rows) {
         int64_t id;
         if (bts_json_int64(row, "id", &id) < 0) {
+            if (no_id++ == 0) /* one line per page, naming the first such row */
+                warn_no_id(f, row);
             ret->rejected++;
-            bts_log(LOG_WARNING, "BioTime sent a transaction without a usable id; skipped");
             continue;
         }
-        if (id <= f->above_id || (ret->n > 0 && seen_in(ret, id)))
+        if (id <= f->above_id)
             continue;
+        if (ret->n > 0 && seen_in(ret, id)) {
+            bts_log(LOG_WARNING, "BioTime transactions page %lld: id %lld is sent twice; the "
+                    "first copy is kept", (long long)f->page_no, (long long)id);
+            continue;
+        }
         if (id > ret->max_id)
             ret->max_id = id;
         bts_item *it = &ret->items[ret->n];

@@ -2,12 +2,14 @@
  * id, so "the page's last id is above the cursor" is monotone in the page number and a
  * binary search finds the first such page in O(log pages) requests; an idle poll that
  * finds the cursor where it was left costs one request. */
+#include <stdint.h>
 #include <string.h>
 
 #include "bts/log.h"
 #include "bts/scan.h"
 
-#define MAX_PROBES 64 /* a bound on requests whatever the server says */
+#define MAX_PROBES 64       /* a bound on requests whatever the server says */
+#define MAX_PAGE_JUMP 100000 /* a count further than this many pages is not believed */
 
 typedef struct {
     bts_biotime *b;
@@ -58,12 +60,15 @@ static int bisect(scan *s, int64_t lo, int64_t hi, bts_scan_result *ret)
     return 0;
 }
 
-/* The cursor lies beyond page `from`: find a page past it, guided by count, then bisect. */
+/* The cursor lies beyond page `from` (kept in ret): find a page past it, guided by count,
+ * then bisect. A later page that holds no id above from's last is a repeat: BioTime's
+ * paging is broken ("next" that never ends), so there is nothing new to find. */
 static int search_forward(scan *s, int64_t from, int64_t count, bts_scan_result *ret)
 {
+    int64_t from_last = ret->page.last_id;
     int64_t lo = from + 1;
-    int64_t hi = count > 0 ? (count + s->page_size - 1) / s->page_size : lo;
-    if (hi < lo)
+    int64_t hi = count > 0 ? count / s->page_size + 1 : lo;
+    if (hi < lo || hi - lo > MAX_PAGE_JUMP) /* stale or absurd: gallop from here instead */
         hi = lo;
     for (;;) {
         bts_page p;
@@ -74,10 +79,19 @@ static int search_forward(scan *s, int64_t from, int64_t count, bts_scan_result 
             keep(ret, hi, &p);
             return bisect(s, lo, hi, ret);
         }
-        bool more = p.has_next;
+        bool more = p.has_next, repeat = p.last_id > 0 && p.last_id <= from_last;
         bts_page_clear(&p);
+        if (repeat) {
+            bts_warn("BioTime transactions page %lld repeats earlier rows while saying more "
+                     "pages follow: its paging is broken; nothing newer can be found",
+                     (long long)hi);
+            ret->page.has_next = false;
+            return 0;
+        }
         if (!more) /* the last page, and nothing above the cursor */
             return 0;
+        if (hi > INT64_MAX / 4)
+            return BTS_EPROTO; /* "next" never ends: a broken server, not data */
         lo = hi + 1;
         hi = hi * 2; /* count was stale: gallop */
     }

@@ -145,11 +145,11 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
 }
 
 /* Writes the rows of one page above `above`; *ret_max is the id the cursor may move to. */
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
                   int64_t *ret_max)
 {
-    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .above_id = above,
-                         .since = s->opt.since, .until = s->opt.until};
+    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .since = s->opt.since,
+                         .until = s->opt.until, .page_no = page_no};
     bts_rows rows;
     bts_write_counts wc = {0};
     int r = bts_rows_build(&f, page_rows, &rows);
@@ -161,7 +161,7 @@ int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t abo
         c->rejected += rows.rejected;
         bts_sync_add_counts(c, &wc);
         bts_sync_remember_unknown(s, &rows);
-        *ret_max = rows.max_id > above ? rows.max_id : above;
+        *ret_max = rows.max_id;
         if (rows.outside && !s->warned_filter_ignored) {
             s->warned_filter_ignored = true;
             bts_warn("BioTime returned punches outside the requested time range: it ignores "

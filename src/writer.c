@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bts/log.h"
+#include "bts/timeconv.h"
 #include "bts/writer.h"
 
 #define MAX_ROUND 64 /* batches sent per round */
@@ -460,15 +461,72 @@ static int link_existing(bts_writer *w, bts_item *it, const char *device_log)
     return r;
 }
 
+/* Printable ASCII only: the raw row may hold bytes ERPNext would refuse once more. */
+static void ascii_only(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+            *s = '?';
+}
+
+/* What is left of a Device Log when ERPNext refuses the full record (a site whose
+ * doctype types a field as Datetime or Int, a value it chokes on): the id, the fields
+ * that are surely valid, the links, and the raw row in sync_error so nothing is lost. */
+static cJSON *minimal_device_log(const bts_writer *w, const bts_item *it, const char *why)
+{
+    static const char *const keep[] = {"emp_code", "terminal_sn", "punch_state"};
+    char text[BTS_TXN_FIELD_MAX + 1], reason[700];
+    struct tm tm;
+    cJSON *doc = cJSON_CreateObject();
+    char *raw = cJSON_PrintUnformatted(it->txn.raw);
+    if (!doc || !raw)
+        goto fail;
+    cJSON_AddStringToObject(doc, "doctype", w->cfg->erpnext.device_log_doctype);
+    cJSON_AddStringToObject(doc, "id", it->device_log_name);
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keep); i++) {
+        bts_json_text(it->txn.raw, keep[i], text, sizeof(text));
+        ascii_only(text);
+        cJSON_AddStringToObject(doc, keep[i], text);
+    }
+    if (bts_time_parse(it->txn.punch_time, false, &tm) == 0 && tm.tm_year >= 0)
+        cJSON_AddStringToObject(doc, "punch_time", it->txn.punch_time); /* 1900 and later */
+    cJSON_AddNumberToObject(doc, "synced", *it->checkin_name ? 1 : 0);
+    cJSON_AddStringToObject(doc, "employee_check_in", it->checkin_name);
+    cJSON_AddStringToObject(doc, "employee_id_on_system", it->employee);
+    snprintf(reason, sizeof(reason), "ERPNext refused the full record (%.200s); %.150s; raw: "
+             "%.300s", why, *it->park_reason ? it->park_reason : "checkin written", raw);
+    ascii_only(reason);
+    cJSON_AddStringToObject(doc, "sync_error", reason);
+    cJSON_free(raw);
+    return doc;
+fail:
+    cJSON_free(raw);
+    cJSON_Delete(doc);
+    return NULL;
+}
+
 static int device_log_refused(bts_writer *w, bts_item *it, cJSON *doc, const bts_frappe_error *err)
 {
     char line[600];
+    bts_frappe_error again;
     if (err->cls == BTS_FE_DUPLICATE_ENTRY) {
         it->device_log_existed = true;
         return *it->checkin_name ? link_existing(w, it, str_of(doc, "id")) : 0;
     }
     bts_frappe_error_format(err, line, sizeof(line));
-    log_item(LOG_ERR, it, "refused by ERPNext even as a Device Log", line);
+    cJSON *minimal = minimal_device_log(w, it, line);
+    int r = minimal ? bts_erpnext_insert(w->erp, minimal, NULL, &again) : BTS_ENOMEM;
+    cJSON_Delete(minimal);
+    if (r == BTS_EPERM && again.cls == BTS_FE_DUPLICATE_ENTRY)
+        r = 0; /* written by an earlier try whose answer was lost */
+    if (r == 0) {
+        log_item(LOG_WARNING, it, "kept as a reduced Device Log, ERPNext refused the full one",
+                 line);
+        return 0;
+    }
+    if (r != BTS_EPERM)
+        return stop_error(w, &(phase){.what = "a reduced Device Log"}, r, &again);
+    log_item(LOG_ERR, it, "refused by ERPNext even as a reduced Device Log", line);
     it->rejected = true;
     return 0;
 }

@@ -12,6 +12,7 @@ typedef struct {
     int64_t above_id;     /* rows with id <= this are done already */
     const char *since;    /* backfill range on punch_time, or NULL */
     const char *until;
+    int64_t page_no;      /* for messages about a row */
 } bts_rows_filter;
 
 typedef struct {

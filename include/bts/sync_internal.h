@@ -38,6 +38,7 @@ struct bts_sync {
     time_t cycle_started;      /* when this cycle's read began (watermark bound) */
     time_t watermark_at;       /* last watermark update */
     bool warned_filter_ignored;
+    bool warned_broken_chain;
     /* Sync Logs: a repeated error is summarised, not repeated */
     char synclog_error[512];
     unsigned synclog_repeats;
@@ -45,7 +46,8 @@ struct bts_sync {
 };
 
 int bts_sync_fail(bts_cycle *c, int err, const char *text);
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t above,
+/* Writes every usable row of one page (backfill and fallback scans: no cursor). */
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
                   int64_t *ret_max);
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
 int bts_sync_live(bts_sync *s, bts_cycle *c);

@@ -7,7 +7,7 @@
 #include "bts/timeconv.h"
 
 /* Longest string we keep from a BioTime field; longer values are cut (and said so). */
-#define BTS_TXN_FIELD_MAX 256
+#define BTS_TXN_FIELD_MAX 140 /* Frappe Data fields are varchar(140) */
 
 typedef struct {
     int64_t id;
