@@ -166,6 +166,9 @@ static void test_status_classes(void **state)
                "OperationalError: (2013, 'Lost connection to MySQL server')\"}",
           BTS_FE_TRANSIENT },
         { 500, "{\"exc_type\":\"TypeError\"}", BTS_FE_PERMANENT },
+        /* an application exception on our document comes back the same next time */
+        { 500, "{\"exc_type\":\"AttributeError\"}", BTS_FE_PERMANENT },
+        { 500, "{\"exc_type\":\"InterfaceError\"}", BTS_FE_TRANSIENT },
         { 500, "{\"exc_type\":\"ImportError\"}", BTS_FE_PERMANENT },
         { 500, "{\"exc_type\":\"DataError\"}", BTS_FE_PERMANENT },
         { 500, "<html>Internal Server Error</html>", BTS_FE_TRANSIENT },
