@@ -51,3 +51,30 @@ int64_t bts_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
+size_t bts_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] < 0xC2 || s[0] > 0xF4)
+        return 0;
+    len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+    if (s[0] == 0xE0)
+        lo = 0xA0; /* overlong */
+    else if (s[0] == 0xED)
+        hi = 0x9F; /* surrogates */
+    else if (s[0] == 0xF0)
+        lo = 0x90; /* overlong */
+    else if (s[0] == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}

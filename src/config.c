@@ -975,3 +975,13 @@ size_t bts_config_secrets(const bts_config *cfg, const char *ret[], size_t max) 
         ret[n] = NULL;
     return n;
 }
+
+bool bts_config_terminal_selected(const bts_config *cfg, const char *sn)
+{
+    if (cfg->biotime.n_terminals == 0)
+        return true;
+    for (size_t i = 0; i < cfg->biotime.n_terminals; i++)
+        if (strcmp(cfg->biotime.terminals[i], sn) == 0)
+            return true;
+    return false;
+}

@@ -20,32 +20,6 @@ typedef struct {
 
 /* ---- bounded UTF-8 text ---- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
-static size_t fe_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if (s[0] == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (s[0] == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (s[0] == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (s[0] == 0xF4)
-        hi = 0x8F; /* above U+10FFFF */
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 /* In place: ill-formed bytes become '?', control characters spaces. */
 static void fe_fix_text(char *s)
@@ -54,7 +28,7 @@ static void fe_fix_text(char *s)
     size_t n = strlen(s);
 
     for (size_t i = 0; i < n;) {
-        size_t len = fe_utf8_seq(p + i, n - i);
+        size_t len = bts_utf8_seq(p + i, n - i);
         if (len == 0)
             p[i] = '?';
         else if (len == 1 && (p[i] < 0x20 || p[i] == 0x7f))

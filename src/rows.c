@@ -6,15 +6,6 @@
 #include "bts/log.h"
 #include "bts/rows.h"
 
-static bool terminal_selected(const bts_config *cfg, const char *sn)
-{
-    if (cfg->biotime.n_terminals == 0)
-        return true;
-    for (size_t i = 0; i < cfg->biotime.n_terminals; i++)
-        if (strcmp(cfg->biotime.terminals[i], sn) == 0)
-            return true;
-    return false;
-}
 
 static void note_unknown(bts_rows *r, const char *code, int64_t id)
 {
@@ -27,19 +18,12 @@ static void note_unknown(bts_rows *r, const char *code, int64_t id)
     }
 }
 
-/* Valid UTF-8 (no overlong forms checked: enough to keep bytes out of ERPNext and logs). */
 static bool utf8_valid(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2 : (*p >> 3) == 30 ? 3
-                                                                                         : -1;
-        if (n < 0)
+    size_t n = strlen(s);
+    for (size_t i = 0, len; i < n; i += len)
+        if ((len = bts_utf8_seq((const unsigned char *)s + i, n - i)) == 0)
             return false;
-        for (p++; n > 0; n--, p++)
-            if ((*p & 0xc0) != 0x80)
-                return false;
-    }
     return true;
 }
 
@@ -101,7 +85,7 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
         return keep_unusable(f, it, row, id, "emp_code is not valid UTF-8") < 0 ? BTS_ENOMEM : 1;
     }
     const char *start = f->cfg->sync.start_date;
-    if (!terminal_selected(f->cfg, it->txn.terminal_sn) ||
+    if (!bts_config_terminal_selected(f->cfg, it->txn.terminal_sn) ||
         (*start && strncmp(it->txn.punch_time, start, 10) < 0)) {
         r->skipped++;
         return 0;

@@ -65,32 +65,6 @@ static void state_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed or cut. */
-static size_t state_utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if (s[0] == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (s[0] == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (s[0] == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (s[0] == 0xF4)
-        hi = 0x8F; /* above U+10FFFF */
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 /* Copies the fixed buffer src (maybe not terminated) to dst as valid UTF-8: a sequence cut
  * at the end (bts_strlcpy of a long error) is dropped, other bad bytes become '?', so
@@ -101,7 +75,7 @@ static void state_utf8_copy(char *dst, const char *src, size_t srcsize)
     size_t n = strnlen(src, srcsize), i = 0, o = 0;
 
     while (i < n) {
-        size_t len = state_utf8_seq(s + i, n - i);
+        size_t len = bts_utf8_seq(s + i, n - i);
         if (len == 0 && n - i < 4 && s[i] >= 0xC2 && s[i] <= 0xF4)
             break; /* probably a cut sequence at the end */
         if (len == 0) {

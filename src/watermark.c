@@ -12,15 +12,6 @@
 
 #define WATERMARK_EVERY_S 300 /* terminals change slowly; keep idle polls cheap */
 
-static bool selected(const bts_config *cfg, const char *sn)
-{
-    if (cfg->biotime.n_terminals == 0)
-        return true;
-    for (size_t i = 0; i < cfg->biotime.n_terminals; i++)
-        if (strcmp(cfg->biotime.terminals[i], sn) == 0)
-            return true;
-    return false;
-}
 
 /* The oldest last_activity of the selected terminals (BioTime's zone) and who has it. */
 static int oldest_activity(bts_sync *s, char out[BTS_TIME_LEN], char *who, size_t n)
@@ -35,7 +26,7 @@ static int oldest_activity(bts_sync *s, char out[BTS_TIME_LEN], char *who, size_
         char sn[64], seen[BTS_TIME_LEN];
         struct tm tm;
         bts_json_text(row, "sn", sn, sizeof(sn));
-        if (!*sn || !selected(s->cfg, sn))
+        if (!*sn || !bts_config_terminal_selected(s->cfg, sn))
             continue;
         if (bts_json_text(row, "last_activity", seen, sizeof(seen)) <= 0 ||
             bts_time_parse(seen, false, &tm) < 0)

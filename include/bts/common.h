@@ -30,6 +30,10 @@ void bts_strlcpy(char *dst, const char *src, size_t n);
 /* strdup that returns NULL for NULL. */
 char *bts_strdup0(const char *s);
 
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed or cut
+ * (overlong forms, surrogates and code points above U+10FFFF are ill-formed). */
+size_t bts_utf8_seq(const unsigned char *s, size_t n);
+
 /* Monotonic clock in milliseconds. */
 int64_t bts_now_ms(void);
 

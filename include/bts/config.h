@@ -77,6 +77,9 @@ void bts_config_free(bts_config *cfg);
 /* Prints the effective settings in libconfig syntax, every secret as "***". */
 void bts_config_print(const bts_config *cfg, FILE *out);
 
+/* Is the terminal with this serial one of biotime.terminals (or are all selected)? */
+bool bts_config_terminal_selected(const bts_config *cfg, const char *sn);
+
 /* Every secret value of cfg (for the "no secret in any output" checks); NULL-terminated. */
 size_t bts_config_secrets(const bts_config *cfg, const char *ret[], size_t max);
 
