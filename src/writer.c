@@ -139,16 +139,22 @@ out:
  * Device Logs of one page) travel alongside another's (the checkins of the next). */
 static int run_phases(bts_writer *w, phase *const *phases, size_t n_phases)
 {
-    size_t total = 0, nq = 0;
+    size_t total = 0, longest = 0, nq = 0;
     size_t bs = w->batch_limit ? w->batch_limit : (size_t)w->cfg->erpnext.batch_size;
-    for (size_t k = 0; k < n_phases; k++)
+    for (size_t k = 0; k < n_phases; k++) {
         total += phases[k]->n;
+        longest = phases[k]->n > longest ? phases[k]->n : longest;
+    }
     /* every split adds one range, and there are at most n single-document ranges */
     range *queue = calloc(2 * total + 2, sizeof(*queue));
     int r = queue ? 0 : BTS_ENOMEM;
-    for (size_t k = n_phases; r == 0 && k-- > 0;) /* the queue is taken from its end */
-        for (size_t i = 0; i < phases[k]->n; i += bs)
-            queue[nq++] = (range){phases[k], i, phases[k]->n - i < bs ? phases[k]->n - i : bs};
+    /* Interleaved, first phase first (checkins wait on HRMS's naming-series lock, so they
+     * start at once; the other phase's batches fill the workers they leave idle). */
+    for (size_t i = 0; r == 0 && i < longest; i += bs)
+        for (size_t k = 0; k < n_phases; k++)
+            if (i < phases[k]->n)
+                queue[nq++] = (range){phases[k], i, phases[k]->n - i < bs ? phases[k]->n - i
+                                                                          : bs};
     while (r == 0 && nq > 0) {
         range round[MAX_ROUND];
         size_t n_round = nq < MAX_ROUND ? nq : MAX_ROUND;
