@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bts/config.h"
+#include "bts/config_check.h"
 #include "bts/timeconv.h"
 
 typedef enum {
@@ -64,13 +65,6 @@ typedef struct {
 /* The enum is stored through an int lvalue by the table. */
 _Static_assert(sizeof(bts_auth_mode) == sizeof(int), "bts_auth_mode must be int-sized");
 
-static const char *check_url(char *value);
-static const char *check_label(char *value);
-static const char *check_zone(char *value);
-static const char *check_date(char *value);
-static const char *check_fieldname(char *value);
-static const char *check_nonempty(char *value);
-static const char *check_readable(char *value);
 
 static const key_choice auth_choices[] = {
     {"jwt", BTS_AUTH_JWT}, {"token", BTS_AUTH_TOKEN}, {"basic", BTS_AUTH_BASIC}, {NULL, 0},
@@ -108,8 +102,8 @@ static const int punch_out_default[] = {1, 2, 5};
 /* CONTRACT.md §3, in its order: bts_config_print follows this table. Keys of one group
  * must stay together. */
 static const key keys[] = {
-    K_REQ("biotime", "url", biotime.url, check_url),
-    K_STR("biotime", "name", biotime.name, "", check_label),
+    K_REQ("biotime", "url", biotime.url, bts_config_check_url),
+    K_STR("biotime", "name", biotime.name, "", bts_config_check_label),
     K_ENUM("biotime", "auth", biotime.auth, "jwt", auth_choices),
     K_STR("biotime", "username", biotime.username, "", NULL),
     K_SECRET("biotime", "password", biotime.password, false),
@@ -119,34 +113,34 @@ static const key keys[] = {
     K_STR("biotime", "company", biotime.company, "", NULL),
     K_INT("biotime", "page_size", biotime.page_size, 200, 1, 10000),
     K_INT("biotime", "timeout", biotime.timeout, 60, 1, 3600),
-    K_STR("biotime", "timezone", biotime.timezone, "", check_zone),
-    K_STRS("biotime", "terminals", biotime.terminals, biotime.n_terminals, check_nonempty),
+    K_STR("biotime", "timezone", biotime.timezone, "", bts_config_check_zone),
+    K_STRS("biotime", "terminals", biotime.terminals, biotime.n_terminals, bts_config_check_nonempty),
     K_BOOL("biotime", "tls_verify", biotime.tls_verify, true),
-    K_STR("biotime", "ca_file", biotime.ca_file, "", check_readable),
+    K_STR("biotime", "ca_file", biotime.ca_file, "", bts_config_check_readable),
 
-    K_REQ("erpnext", "url", erpnext.url, check_url),
+    K_REQ("erpnext", "url", erpnext.url, bts_config_check_url),
     K_REQ("erpnext", "api_key", erpnext.api_key, NULL),
     K_SECRET("erpnext", "api_secret", erpnext.api_secret, true),
     K_FILE("erpnext", "api_secret_file", erpnext.api_secret_file, erpnext.api_secret),
     K_STR("erpnext", "site_name", erpnext.site_name, "", NULL),
-    K_STR("erpnext", "timezone", erpnext.timezone, "", check_zone),
+    K_STR("erpnext", "timezone", erpnext.timezone, "", bts_config_check_zone),
     K_STR("erpnext", "employee_field", erpnext.employee_field, "attendance_device_id",
-          check_fieldname),
+          bts_config_check_fieldname),
     K_BOOL("erpnext", "create_checkins", erpnext.create_checkins, true),
     K_STR("erpnext", "device_log_doctype", erpnext.device_log_doctype, "BioTime Device Log",
-          check_nonempty),
-    K_STR("erpnext", "sync_log_doctype", erpnext.sync_log_doctype, "Sync Logs", check_nonempty),
+          bts_config_check_nonempty),
+    K_STR("erpnext", "sync_log_doctype", erpnext.sync_log_doctype, "Sync Logs", bts_config_check_nonempty),
     K_INT("erpnext", "batch_size", erpnext.batch_size, 100, 1, 200),
     K_INT("erpnext", "connections", erpnext.connections, 4, 1, 32),
     K_INT("erpnext", "timeout", erpnext.timeout, 60, 1, 3600),
-    K_STRS("erpnext", "shift_types", erpnext.shift_types, erpnext.n_shift_types, check_nonempty),
+    K_STRS("erpnext", "shift_types", erpnext.shift_types, erpnext.n_shift_types, bts_config_check_nonempty),
     K_BOOL("erpnext", "tls_verify", erpnext.tls_verify, true),
-    K_STR("erpnext", "ca_file", erpnext.ca_file, "", check_readable),
+    K_STR("erpnext", "ca_file", erpnext.ca_file, "", bts_config_check_readable),
 
     K_INT("sync", "interval", sync.interval, 60, 1, 86400),
-    K_STR("sync", "start_date", sync.start_date, "", check_date),
+    K_STR("sync", "start_date", sync.start_date, "", bts_config_check_date),
     K_INT("sync", "lookback_hours", sync.lookback_hours, 72, 0, 8760),
-    K_STR("sync", "state_dir", sync.state_dir, "/var/lib/biotime-sync", check_nonempty),
+    K_STR("sync", "state_dir", sync.state_dir, "/var/lib/biotime-sync", bts_config_check_nonempty),
     K_INTS("sync", "punch_in", sync.punch_in, sync.n_punch_in, punch_in_default, 0, 255),
     K_INTS("sync", "punch_out", sync.punch_out, sync.n_punch_out, punch_out_default, 0, 255),
 
@@ -346,116 +340,6 @@ static int config_new(const char *path, bts_config **ret) {
 out:
     bts_config_free(cfg);
     return r;
-}
-
-/* ---- value checks ---- */
-
-/* The port after "host:" in a URL authority: 1..65535, digits only. */
-static bool url_port_ok(const char *p, size_t n) {
-    long port = 0;
-
-    if (n == 0 || n > 5)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        port = port * 10 + (p[i] - '0');
-    }
-    return port >= 1 && port <= 65535;
-}
-
-/* host[:port] or [v6]:port, as it stands between "//" and the path. */
-static const char *url_authority(const char *a, size_t n) {
-    const char *colon;
-
-    if (n == 0)
-        return "has no host";
-    if (memchr(a, '@', n))
-        return "must not carry user:password@ (use username and password)";
-    if (a[0] == '[') {
-        const char *end = memchr(a, ']', n);
-        if (!end || end == a + 1)
-            return "has a bad [IPv6] host";
-        colon = end + 1 < a + n ? end + 1 : NULL;
-        if (colon && *colon != ':')
-            return "has a bad [IPv6] host";
-    } else {
-        colon = memchr(a, ':', n);
-        if (colon == a)
-            return "has no host";
-    }
-    if (colon && !url_port_ok(colon + 1, (size_t)(a + n - colon - 1)))
-        return "has a bad port (expected 1..65535)";
-    return NULL;
-}
-
-/* scheme://host[:port][/prefix]: the clients append API paths to it, so a query, a fragment
- * or a trailing slash would break every request. The trailing slash is forgiven. */
-static const char *check_url(char *value) {
-    size_t skip, len;
-    const char *why;
-
-    if (!*value)
-        return NULL; /* required-ness is loader_required's job */
-    if (strncasecmp(value, "http://", 7) == 0)
-        skip = 7;
-    else if (strncasecmp(value, "https://", 8) == 0)
-        skip = 8;
-    else
-        return "must start with http:// or https://";
-    for (const char *p = value; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return "must not contain spaces or control characters";
-    if (strpbrk(value, "?#"))
-        return "must not have a query (?) or fragment (#)";
-    if ((why = url_authority(value + skip, strcspn(value + skip, "/"))))
-        return why;
-    len = strlen(value);
-    while (len > skip && value[len - 1] == '/')
-        value[--len] = '\0';
-    return NULL;
-}
-
-/* The label goes into Device Log names ("<name>-<id>") and so into URL paths. */
-static const char *check_label(char *value) {
-    if (strlen(value) > 64)
-        return "is longer than 64 characters";
-    if (value[strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")])
-        return "may hold only letters, digits, '.', '_' and '-'";
-    return NULL;
-}
-
-static const char *check_zone(char *value) {
-    if (*value && bts_tz_valid(value) != 1)
-        return "is not a time zone of the tz database (e.g. \"Asia/Kolkata\", \"UTC\")";
-    return NULL;
-}
-
-static const char *check_date(char *value) {
-    struct tm tm;
-
-    if (*value && (strlen(value) != 10 || bts_time_parse(value, true, &tm) < 0))
-        return "must be a date YYYY-MM-DD";
-    return NULL;
-}
-
-/* A Frappe field name; it is put into list filters. */
-static const char *check_fieldname(char *value) {
-    if (!*value || value[strspn(value, "abcdefghijklmnopqrstuvwxyz"
-                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")])
-        return "must be a field name (letters, digits, '_')";
-    return NULL;
-}
-
-static const char *check_nonempty(char *value) {
-    return *value ? NULL : "must not be empty";
-}
-
-/* A CA file that cannot be read would only show at the first TLS handshake. */
-static const char *check_readable(char *value) {
-    if (*value && access(value, R_OK) < 0)
-        return strerror(errno);
-    return NULL;
 }
 
 /* ---- reading the file ---- */
