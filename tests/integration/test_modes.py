@@ -34,6 +34,31 @@ class Backfill(SyncTest):
                                     if k.startswith("POST /api/method/frappe.client.insert_many")))
         self.assertEqual(len(self.device_logs()), 120)
 
+    def test_backfill_on_a_terminal_shows_progress(self):
+        import pty
+        import subprocess
+        self.generate(130)
+        master, slave = pty.openpty()
+        env = dict(os.environ, BTS_LOG_FORCE_STDERR="1")
+        p = subprocess.run(self.command(["--once", "--since", "2026-11-01"]), stdout=slave,
+                           stderr=subprocess.PIPE, env=env, timeout=120)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        shown = b"".join(chunks).decode(errors="replace")
+        self.outputs.append(shown + p.stderr.decode(errors="replace"))
+        self.assertEqual(p.returncode, EXIT_OK)
+        self.assertIn("backfill: 130/130 records", shown)
+        self.assertRegex(shown, r"records, \d+/s, \d+ s left")
+
     def test_bad_since_is_a_usage_error(self):
         rc, out, err = self.run_daemon("--once", "--since", "2026-13-01", expect=EXIT_USAGE)
         self.assertIn("--since", err)
