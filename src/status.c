@@ -22,7 +22,7 @@ static void print_human(const bts_state *st, const char *dir, FILE *out)
     when(st->last_error_at, err_at, sizeof(err_at));
     fprintf(out, "state directory:   %s\n", dir);
     fprintf(out, "BioTime server:    %s\n", *st->biotime_url ? st->biotime_url : "(none yet)");
-    fprintf(out, "cursor:            BioTime id %lld (page %lld of %lld)\n",
+    fprintf(out, "cursor:            BioTime id %lld (found on page %lld of size %lld)\n",
             (long long)st->last_id, (long long)st->page_hint, (long long)st->hint_page_size);
     fprintf(out, "last cycle:        %s, %s: %llu read, %llu checkins, %llu Device Logs, "
             "%llu parked\n", last, *st->last_result ? st->last_result : "-",
