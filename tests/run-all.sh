@@ -71,5 +71,5 @@ if [ -x tests/bench/bench.py ]; then
 fi
 
 stage "summary"
-echo "all tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
