@@ -1,5 +1,5 @@
 /* One sync cycle (DESIGN.md §1). The cursor (state.last_id) moves only after ERPNext
- * acknowledged every row of a page; a transient failure leaves it where it was. */
+ * acknowledged every row up to it (live.c); a transient failure leaves it where it was. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +36,10 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
         bts_err("%s", err);
         goto fail;
     }
+    if (*s->st.biotime_url && strcmp(s->st.biotime_url, cfg->biotime.url) != 0)
+        bts_warn("the cursor in %s was kept for %s, but biotime.url is now %s: if that is "
+                 "another server, give it its own sync.state_dir (and biotime.name)",
+                 cfg->sync.state_dir, s->st.biotime_url, cfg->biotime.url);
     s->w = (bts_writer){.cfg = cfg, .erp = s->erp, .dry_run = opt->dry_run,
                         .dry_out = s->opt.out};
     *ret = s;
