@@ -375,6 +375,24 @@ static int loader_dir(loader *l) {
     return l->dir ? 0 : loader_fail(l, NULL, NULL, "its directory: %s", strerror(err));
 }
 
+/* libconfig 1.5's scanner calls exit() on some bytes a text file never holds (a NUL in an
+ * @include string was found by fuzzing): such a file is refused before it is parsed, so a
+ * bad file on reload cannot stop the daemon. */
+static int loader_text_only(loader *l, FILE *f) {
+    long offset = 0;
+    int c;
+
+    while ((c = getc(f)) != EOF) {
+        if (c == '\0')
+            return loader_fail(l, NULL, NULL, "a NUL byte at offset %ld: not a text file",
+                               offset);
+        offset++;
+    }
+    if (ferror(f) || fseek(f, 0, SEEK_SET) != 0)
+        return loader_fail(l, NULL, NULL, "%s", strerror(errno));
+    return 0;
+}
+
 static int loader_read(loader *l) {
     FILE *f = NULL;
     int fd, r;
@@ -390,7 +408,7 @@ static int loader_read(loader *l) {
         goto out;
     }
     fd = -1;
-    if ((r = loader_dir(l)) < 0)
+    if ((r = loader_text_only(l, f)) < 0 || (r = loader_dir(l)) < 0)
         goto out;
     config_set_include_dir(&l->lc, l->dir);
     if (!config_read(&l->lc, f)) {

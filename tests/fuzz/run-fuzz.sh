@@ -91,7 +91,7 @@ for t in "${targets[@]}"; do
     if [[ -d $here/corpus/$t ]]; then
         find "$here/corpus/$t" -maxdepth 1 -type f ! -name '.*' -exec cp -t "$corpus" {} +
     fi
-    "$bin" "${flags[@]}" -max_total_time="$secs" -print_final_stats=1 \
+    "$bin" "${flags[@]}" -seed="${BTS_FUZZ_SEED:-1}" -max_total_time="$secs" -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "$corpus" </dev/null >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
