@@ -125,37 +125,17 @@ static int arrival_scan(bts_sync *s, bts_cycle *c)
     return r;
 }
 
-/* Every punch of the last lookback_hours, checked to be in range (filters BioTime does not
- * know are silently ignored). */
+/* Every punch of the last lookback_hours: a backfill of that window (which checks the
+ * rows are in range, since filters BioTime does not know are silently ignored). */
 static int window_scan(bts_sync *s, bts_cycle *c)
 {
-    char since[BTS_TIME_LEN], query[96];
+    char since[BTS_TIME_LEN];
     if (bts_time_from_epoch(time(NULL) - (time_t)s->cfg->sync.lookback_hours * 3600,
                             s->cfg->biotime.timezone, since) < 0)
         return bts_sync_fail(c, BTS_EINVAL, "computing the lookback window");
-    char *esc = bts_http_escape(since);
-    if (!esc)
-        return BTS_ENOMEM;
-    snprintf(query, sizeof(query), "start_time=%s", esc);
-    free(esc);
     const char *saved = s->opt.since;
     s->opt.since = since;
-    int r = 0;
-    for (int64_t page_no = 1; r == 0 && page_no <= MAX_SCAN_PAGES; page_no++) {
-        bts_page p;
-        int64_t ignored;
-        if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size, query,
-                                          &p)) < 0) {
-            bts_sync_fail(c, r, "reading transactions from BioTime");
-            break;
-        }
-        c->pages++;
-        r = bts_sync_page(s, c, p.rows, page_no, &ignored);
-        bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
-        bts_page_clear(&p);
-        if (!more)
-            break;
-    }
+    int r = bts_sync_backfill(s, c);
     s->opt.since = saved;
     return r;
 }
