@@ -3,7 +3,6 @@
  * (ordering=-upload_time, back to the newest upload seen minus an overlap) or, when the
  * server ignores ordering too, a punch-time window of sync.lookback_hours. Both re-read
  * rows; the Device Log pre-check in the writer makes a re-read row cost nothing. */
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
