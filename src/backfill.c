@@ -1,10 +1,11 @@
 /* Backfill (--once --since T [--until T]): re-reads a punch-time range and writes what
- * ERPNext lacks. It never touches the live cursor; ERPNext's duplicate rules and the
+ * ERPNext lacks, reading each page while the ones before it are written (flow.c). It never touches the live cursor; ERPNext's duplicate rules and the
  * Device Log pre-check make re-written rows cost nothing twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bts/flow.h"
 #include "bts/sync_internal.h"
 
 #define MAX_BACKFILL_PAGES 1000000
@@ -37,33 +38,81 @@ static void progress(const bts_sync *s, uint64_t done, int64_t total, int64_t st
     fflush(s->opt.out);
 }
 
+typedef struct {
+    bts_flow_reader rd;   /* first member: what flow.c sees */
+    bts_sync *s;
+    bts_cycle *c;
+    bts_flow *flow;
+    char query[256];
+    int64_t page_no;      /* the last page asked for */
+    int64_t total;        /* rows in the range, as BioTime counts them (-1 unknown) */
+    uint64_t read;        /* rows read so far */
+    int64_t started_ms;
+    bool more;
+    int error;
+} backfill_reader;
+
+static void on_page(void *ud, int rc, bts_page *page)
+{
+    backfill_reader *br = ud;
+    bts_rows rows;
+    br->rd.busy = false;
+    if (rc < 0 || (rc = bts_sync_rows(br->s, br->c, page->rows, br->page_no, &rows)) < 0) {
+        if (!br->error && rc != BTS_ENOMEM)
+            bts_sync_fail(br->c, rc, "reading the backfill range from BioTime");
+        br->error = rc;
+        br->rd.done = true;
+        return;
+    }
+    if (br->total < 0)
+        br->total = page->count;
+    br->c->pages++;
+    br->read += (uint64_t)cJSON_GetArraySize(page->rows);
+    br->more = page->has_next && cJSON_GetArraySize(page->rows) > 0;
+    bts_flow_push_take(br->flow, &rows, br->page_no, (int64_t)br->read);
+}
+
+static int next(bts_flow_reader *rd)
+{
+    backfill_reader *br = (backfill_reader *)rd;
+    if (!br->more || br->page_no >= MAX_BACKFILL_PAGES)
+        return 0;
+    int r = bts_biotime_transactions_start(br->s->bt, br->s->loop, br->page_no + 1,
+                                           br->s->cfg->biotime.page_size, br->query, on_page, br);
+    if (r < 0) {
+        br->error = bts_sync_fail(br->c, r, "reading the backfill range from BioTime");
+        return r;
+    }
+    br->page_no++;
+    br->rd.busy = true;
+    return 1;
+}
+
+/* A page is written: show how far the backfill is. */
+static int acked(void *ud, int64_t page_no, int64_t mark)
+{
+    backfill_reader *br = ud;
+    (void)page_no;
+    progress(br->s, (uint64_t)mark, br->total, br->started_ms);
+    return 0;
+}
+
 int bts_sync_backfill(bts_sync *s, bts_cycle *c)
 {
-    char query[256];
-    int64_t started = bts_now_ms(), total = -1;
-    uint64_t done = 0;
-    int r = range_query(s, query, sizeof(query));
-    for (int64_t page_no = 1; r == 0 && page_no <= MAX_BACKFILL_PAGES; page_no++) {
-        bts_page page;
-        int64_t ignored;
-        if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size, query,
-                                          &page)) < 0) {
-            bts_sync_fail(c, r, "reading the backfill range from BioTime");
-            break;
-        }
-        if (total < 0)
-            total = page.count;
-        c->pages++;
-        r = bts_sync_page(s, c, page.rows, page_no, &ignored);
-        done += (uint64_t)cJSON_GetArraySize(page.rows);
-        progress(s, done, total, started);
-        bool more = page.has_next && cJSON_GetArraySize(page.rows) > 0;
-        bts_page_clear(&page);
-        if (!more)
-            break;
+    bts_write_counts wc = {0};
+    backfill_reader br = {.rd = {.next = next}, .s = s, .c = c, .total = -1,
+                          .started_ms = bts_now_ms(), .more = true};
+    int r = range_query(s, br.query, sizeof(br.query));
+    if (r == 0 && (r = bts_flow_new(&s->w, &wc, acked, &br, &br.flow)) == 0) {
+        if ((r = bts_flow_run(br.flow, &br.rd)) < 0)
+            bts_sync_write_failed(c, r, s->w.error);
+        else
+            r = br.error;
+        bts_flow_free(br.flow);
     }
     if (s->opt.progress)
         fputc('\n', s->opt.out);
+    bts_sync_add_counts(c, &wc);
     c->caught_up = r == 0;
     return r;
 }

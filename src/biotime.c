@@ -402,32 +402,99 @@ static bool is_past_end(const bts_http_response *r)
     return r->status == 404 && r->body && strstr(r->body, "Invalid page");
 }
 
-int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, const char *extra,
-                             bts_page *ret)
+static void transactions_path(int64_t page, int64_t page_size, const char *extra, char *pq,
+                              size_t n, char *what, size_t what_n)
 {
-    char pq[1536], what[96], err[256];
-    bts_http_response resp;
-    snprintf(pq, sizeof(pq), "/iclock/api/transactions/?page=%lld&page_size=%lld%s%s",
-             (long long)page, (long long)page_size, extra && *extra ? "&" : "",
-             extra ? extra : "");
-    snprintf(what, sizeof(what), "transactions page %lld", (long long)page);
+    snprintf(pq, n, "/iclock/api/transactions/?page=%lld&page_size=%lld%s%s", (long long)page,
+             (long long)page_size, extra && *extra ? "&" : "", extra ? extra : "");
+    snprintf(what, what_n, "transactions page %lld", (long long)page);
+}
+
+/* Triage and parse of an answer to a transactions request. */
+static int page_answer(const bts_biotime *b, const bts_http_response *resp, const char *what,
+                       bts_page *ret)
+{
+    char err[256];
+    int r;
     memset(ret, 0, sizeof(*ret));
-    int r = get_json(b, pq, &resp);
-    if (r < 0)
-        return r;
-    if (is_past_end(&resp)) {
+    if (is_past_end(resp)) {
         ret->rows = cJSON_CreateArray();
-        r = ret->rows ? 0 : BTS_ENOMEM;
-        goto out;
+        return ret->rows ? 0 : BTS_ENOMEM;
     }
-    if ((r = check_response(b, &resp, what)) < 0)
-        goto out;
-    if ((r = bts_biotime_parse_page(resp.body, resp.body_len, ret, err, sizeof(err))) < 0) {
+    if ((r = check_response(b, resp, what)) < 0)
+        return r;
+    if ((r = bts_biotime_parse_page(resp->body, resp->body_len, ret, err, sizeof(err))) < 0) {
         const char *fields[] = {"SERVER=biotime", NULL};
         bts_log_fields(LOG_WARNING, fields, "BioTime %s: unusable answer: %s", what, err);
     }
-out:
+    return r;
+}
+
+int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, const char *extra,
+                             bts_page *ret)
+{
+    char pq[1536], what[96];
+    bts_http_response resp = {0};
+    transactions_path(page, page_size, extra, pq, sizeof(pq), what, sizeof(what));
+    memset(ret, 0, sizeof(*ret));
+    int r = get_json(b, pq, &resp);
+    if (r == 0)
+        r = page_answer(b, &resp, what, ret);
     bts_http_response_clear(&resp);
+    return r;
+}
+
+/* A transactions request in flight on a loop. */
+typedef struct {
+    bts_biotime *b;
+    bts_biotime_page_fn fn;
+    void *ud;
+    int64_t page, page_size;
+    char *extra;
+} page_request;
+
+static void page_request_done(void *ud, bts_http_response *resp)
+{
+    page_request *q = ud;
+    bts_page page;
+    char pq[1536], what[96];
+    int r = BTS_ESTOP;
+    memset(&page, 0, sizeof(page));
+    transactions_path(q->page, q->page_size, q->extra, pq, sizeof(pq), what, sizeof(what));
+    if (resp && (resp->status == 401 || resp->status == 403) && relogin_possible(q->b->cfg)) {
+        forget_token(q->b); /* the token expired early: log in again, ask again, once */
+        r = bts_biotime_transactions(q->b, q->page, q->page_size, q->extra, &page);
+    } else if (resp) {
+        r = page_answer(q->b, resp, what, &page);
+    }
+    q->fn(q->ud, r, &page);
+    bts_page_clear(&page);
+    free(q->extra);
+    free(q);
+}
+
+int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t page,
+                                   int64_t page_size, const char *extra, bts_biotime_page_fn fn,
+                                   void *ud)
+{
+    char pq[1536], what[96], url[2048];
+    int r = bts_biotime_login(b);
+    if (r < 0)
+        return r;
+    page_request *q = calloc(1, sizeof(*q));
+    if (!q || (extra && !(q->extra = strdup(extra)))) {
+        free(q);
+        return BTS_ENOMEM;
+    }
+    *q = (page_request){.b = b, .fn = fn, .ud = ud, .page = page, .page_size = page_size,
+                        .extra = q->extra};
+    transactions_path(page, page_size, extra, pq, sizeof(pq), what, sizeof(what));
+    snprintf(url, sizeof(url), "%s%s", b->cfg->url, pq);
+    bts_http_request req = {.method = "GET", .url = url, .auth = b->auth};
+    if ((r = bts_http_start(l, b->http, &req, page_request_done, q)) < 0) {
+        free(q->extra);
+        free(q);
+    }
     return r;
 }
 

@@ -113,7 +113,6 @@ static int request(bts_erpnext *e, const char *method, const char *path_query, c
     return r;
 }
 
-/* Takes the named member out of a parsed answer. */
 /* Takes the named member out of a parsed answer; a 2xx answer without it is not one we
  * can trust (a proxy, another application, a different API version). */
 static int take_member(cJSON *j, const char *key, cJSON **ret, bts_frappe_error *err)
@@ -172,62 +171,111 @@ static char *insert_many_body(const cJSON *docs)
 }
 
 /* Checks that insert_many named every document it was given. */
-static int check_names(cJSON *names, const cJSON *batch, bts_frappe_error *err)
+static int check_names(const cJSON *names, int n_docs, bts_frappe_error *err)
 {
     const cJSON *name;
     bool strings = cJSON_IsArray(names);
     for (name = strings ? names->child : NULL; name; name = name->next)
         strings = strings && cJSON_IsString(name) && *name->valuestring &&
                   strlen(name->valuestring) < 140;
-    if (strings && cJSON_GetArraySize(names) == cJSON_GetArraySize(batch))
+    if (strings && cJSON_GetArraySize(names) == n_docs)
         return 0;
     err->cls = BTS_FE_TRANSIENT;
-    snprintf(err->message, sizeof(err->message),
-             "insert_many answered %d names for %d documents", cJSON_GetArraySize(names),
-             cJSON_GetArraySize(batch));
+    snprintf(err->message, sizeof(err->message), "insert_many answered %d names for %d "
+             "documents", cJSON_GetArraySize(names), n_docs);
     return BTS_EPROTO;
 }
 
-int bts_erpnext_insert_batches(bts_erpnext *e, cJSON *const *batches, size_t n, int *rcs,
-                               cJSON **names, bts_frappe_error *errs)
+/* An asynchronous call waiting for its answer: what to check, whom to tell. */
+typedef struct {
+    bts_erpnext_done_fn fn;
+    void *ud;
+    int n_docs;        /* insert_many: names expected; -1: the answer must be a list */
+} pending;
+
+/* The answer's "message", checked for the shape the call promises. */
+static int pending_message(const pending *p, const bts_http_response *resp, cJSON **ret,
+                           bts_frappe_error *err)
 {
-    char url[1024];
-    bts_http_request *reqs = calloc(n, sizeof(*reqs));
-    bts_http_response *resps = calloc(n, sizeof(*resps));
-    char **bodies = calloc(n, sizeof(*bodies));
-    int r = BTS_ENOMEM;
-    if (!reqs || !resps || !bodies)
-        goto out;
-    snprintf(url, sizeof(url), "%s/api/method/frappe.client.insert_many", e->cfg->url);
-    for (size_t i = 0; i < n; i++) {
-        if (!(bodies[i] = insert_many_body(batches[i])))
-            goto out;
-        reqs[i] = (bts_http_request){.method = "POST", .url = url, .body = bodies[i],
-                                     .auth = e->auth};
-    }
-    if ((r = bts_http_perform_many(e->http, reqs, resps, n, (unsigned)e->cfg->connections)) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        cJSON *j = NULL;
-        names[i] = NULL;
-        memset(&errs[i], 0, sizeof(errs[i]));
-        rcs[i] = answer(&resps[i], &j, &errs[i]);
-        if (rcs[i] == 0 && (rcs[i] = take_member(j, "message", &names[i], &errs[i])) == 0 &&
-            (rcs[i] = check_names(names[i], batches[i], &errs[i])) < 0) {
-            cJSON_Delete(names[i]);
-            names[i] = NULL;
+    cJSON *j = NULL;
+    int r = answer(resp, &j, err);
+    if (r == 0 && (r = take_member(j, "message", ret, err)) == 0) {
+        if (p->n_docs >= 0)
+            r = check_names(*ret, p->n_docs, err);
+        else if (!cJSON_IsArray(*ret))
+            r = unexpected(err, "message", "is not a list");
+        if (r < 0) {
+            cJSON_Delete(*ret);
+            *ret = NULL;
         }
     }
-out:
-    for (size_t i = 0; i < n; i++) {
-        if (resps)
-            bts_http_response_clear(&resps[i]);
-        if (bodies)
-            free(bodies[i]);
-    }
-    free(reqs);
-    free(resps);
-    free(bodies);
+    return r;
+}
+
+static void pending_done(void *ud, bts_http_response *resp)
+{
+    pending *p = ud;
+    bts_frappe_error err;
+    cJSON *message = NULL;
+    int r = BTS_ESTOP;
+    memset(&err, 0, sizeof(err));
+    if (resp)
+        r = pending_message(p, resp, &message, &err);
+    else
+        snprintf(err.message, sizeof(err.message), "cancelled");
+    p->fn(p->ud, r, message, &err);
+    free(p);
+}
+
+static int start_call(bts_erpnext *e, bts_http_loop *l, const char *dotted, const char *body,
+                      int n_docs, bts_erpnext_done_fn fn, void *ud)
+{
+    char url[1024];
+    pending *p = malloc(sizeof(*p));
+    if (!p)
+        return BTS_ENOMEM;
+    *p = (pending){.fn = fn, .ud = ud, .n_docs = n_docs};
+    snprintf(url, sizeof(url), "%s/api/method/%s", e->cfg->url, dotted);
+    bts_http_request req = {.method = "POST", .url = url, .body = body, .auth = e->auth};
+    int r = bts_http_start(l, e->http, &req, pending_done, p);
+    if (r < 0)
+        free(p);
+    return r;
+}
+
+int bts_erpnext_insert_many_start(bts_erpnext *e, bts_http_loop *l, const cJSON *docs,
+                                  bts_erpnext_done_fn fn, void *ud)
+{
+    char *body = insert_many_body(docs);
+    int r = body ? start_call(e, l, "frappe.client.insert_many", body,
+                              cJSON_GetArraySize(docs), fn, ud)
+                 : BTS_ENOMEM;
+    free(body);
+    return r;
+}
+
+/* The arguments of frappe.client.get_list, as JSON text. */
+static char *get_list_body(const char *doctype, const cJSON *fields, const cJSON *filters,
+                           int64_t limit)
+{
+    cJSON *args = cJSON_CreateObject();
+    char *body = NULL;
+    if (args && cJSON_AddStringToObject(args, "doctype", doctype) &&
+        cJSON_AddItemReferenceToObject(args, "fields", (cJSON *)fields) &&
+        cJSON_AddItemReferenceToObject(args, "filters", (cJSON *)filters) &&
+        cJSON_AddNumberToObject(args, "limit_page_length", (double)limit))
+        body = cJSON_PrintUnformatted(args);
+    cJSON_Delete(args);
+    return body;
+}
+
+int bts_erpnext_get_list_start(bts_erpnext *e, bts_http_loop *l, const char *doctype,
+                               const cJSON *fields, const cJSON *filters, int64_t limit,
+                               bts_erpnext_done_fn fn, void *ud)
+{
+    char *body = get_list_body(doctype, fields, filters, limit);
+    int r = body ? start_call(e, l, "frappe.client.get_list", body, -1, fn, ud) : BTS_ENOMEM;
+    free(body);
     return r;
 }
 
@@ -331,15 +379,14 @@ int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *field
                          const cJSON *filters, int64_t limit, cJSON **ret_rows,
                          bts_frappe_error *err)
 {
-    cJSON *args = cJSON_CreateObject();
-    int r = BTS_ENOMEM;
-    if (args && cJSON_AddStringToObject(args, "doctype", doctype) &&
-        cJSON_AddItemReferenceToObject(args, "fields", (cJSON *)fields) &&
-        cJSON_AddItemReferenceToObject(args, "filters", (cJSON *)filters) &&
-        cJSON_AddNumberToObject(args, "limit_page_length", (double)limit))
-        r = bts_erpnext_call(e, "POST", "frappe.client.get_list", args, ret_rows, err);
-    cJSON_Delete(args);
-    if (r == 0 && !cJSON_IsArray(*ret_rows)) {
+    char *body = get_list_body(doctype, fields, filters, limit);
+    cJSON *j = NULL;
+    if (!body)
+        return BTS_ENOMEM;
+    int r = request(e, "POST", "/api/method/frappe.client.get_list", body, &j, err);
+    free(body);
+    if (r == 0 && (r = take_member(j, "message", ret_rows, err)) == 0 &&
+        !cJSON_IsArray(*ret_rows)) {
         cJSON_Delete(*ret_rows);
         *ret_rows = NULL;
         r = unexpected(err, "message", "is not a list");

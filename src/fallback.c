@@ -106,13 +106,12 @@ static int arrival_scan(bts_sync *s, bts_cycle *c)
         time_minus(s->st.newest_upload, ARRIVAL_OVERLAP_S, floor);
     for (int64_t page_no = 1; r == 0 && page_no <= MAX_SCAN_PAGES; page_no++) {
         bts_page p;
-        int64_t ignored;
         char oldest[BTS_TIME_LEN] = "";
         if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size,
                                           "ordering=-upload_time", &p)) < 0)
             return bts_sync_fail(c, r, "reading transactions from BioTime");
         c->pages++;
-        r = bts_sync_page(s, c, p.rows, page_no, &ignored);
+        r = bts_sync_page(s, c, p.rows, page_no);
         oldest_upload(p.rows, oldest, newest);
         bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
         bts_page_clear(&p);

@@ -15,7 +15,6 @@ struct bts_http {
     char *server;
     char *extra_header;
     CURL *easy;        /* reused for sequential requests: keeps connections alive */
-    CURLM *multi;      /* for parallel requests */
     uint64_t requests;
 };
 
@@ -49,8 +48,7 @@ int bts_http_new(const bts_http_options *o, bts_http **ret)
     if (h->opt.max_body == 0 || h->opt.max_body > BTS_HTTP_MAX_BODY)
         h->opt.max_body = BTS_HTTP_MAX_BODY;
     h->easy = curl_easy_init();
-    h->multi = curl_multi_init();
-    if (!h->server || !h->easy || !h->multi) {
+    if (!h->server || !h->easy) {
         bts_http_free(h);
         return BTS_ENOMEM;
     }
@@ -64,8 +62,6 @@ void bts_http_free(bts_http *h)
         return;
     if (h->easy)
         curl_easy_cleanup(h->easy);
-    if (h->multi)
-        curl_multi_cleanup(h->multi);
     free(h->ca_file);
     free(h->server);
     free(h->extra_header);
@@ -184,8 +180,9 @@ static void setup_easy(bts_http *h, CURL *c, const bts_http_request *req, transf
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        /* copied: an asynchronous request outlives the caller's body */
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
+        curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, req->body);
     } else if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
@@ -215,7 +212,8 @@ static void setup_easy(bts_http *h, CURL *c, const bts_http_request *req, transf
 }
 
 /* Turns a finished transfer into the response fields; returns BTS_ESTOP when aborted. */
-static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const bts_http_request *req)
+static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const char *method,
+                  const char *url)
 {
     bts_http_response *r = t->resp;
     h->requests++;
@@ -223,8 +221,8 @@ static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const bts_http
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return BTS_ESTOP;
     if (rc == CURLE_OK) {
-        bts_debug("%s: %s %s -> HTTP %ld (%zu bytes)", h->server, req->method, req->url,
-                  r->status, r->body_len);
+        bts_debug("%s: %s %s -> HTTP %ld (%zu bytes)", h->server, method, url, r->status,
+                  r->body_len);
         return 0;
     }
     r->transport_error = (int)rc;
@@ -253,7 +251,7 @@ int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response
     curl_easy_reset(h->easy);
     setup_easy(h, h->easy, req, &t, headers);
     CURLcode rc = curl_easy_perform(h->easy);
-    int r = finish(h, h->easy, rc, &t, req);
+    int r = finish(h, h->easy, rc, &t, req->method, req->url);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
     if (r < 0) /* an abandoned answer is no answer: the caller has nothing to free */
@@ -261,103 +259,157 @@ int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response
     return r;
 }
 
-typedef struct {
+/* --- asynchronous transfers on a shared loop ---------------------------------------- */
+
+typedef struct xfer xfer;
+
+struct bts_http_loop {
+    CURLM *multi;
+    xfer *head;        /* transfers in flight */
+    size_t busy;
+};
+
+struct xfer {
+    bts_http *h;
     CURL *easy;
     struct curl_slist *headers;
     transfer t;
-    size_t index;
-} slot;
+    bts_http_response resp;
+    bts_http_done_fn done;
+    void *ud;
+    char method[8];
+    char *url;
+    xfer *prev, *next;
+};
 
-static int start_slot(bts_http *h, slot *s, const bts_http_request *req, bts_http_response *resp,
-                      size_t index)
+int bts_http_loop_new(bts_http_loop **ret)
 {
-    memset(resp, 0, sizeof(*resp));
-    resp->retry_after_s = -1;
-    s->t = (transfer){.resp = resp, .max_body = h->opt.max_body};
-    s->index = index;
-    if (!s->easy && !(s->easy = curl_easy_init()))
+    bts_http_loop *l = calloc(1, sizeof(*l));
+    if (!l || !(l->multi = curl_multi_init())) {
+        free(l);
         return BTS_ENOMEM;
-    curl_easy_reset(s->easy);
-    if (!(s->headers = build_headers(h, req)))
-        return BTS_ENOMEM;
-    setup_easy(h, s->easy, req, &s->t, s->headers);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
-    return curl_multi_add_handle(h->multi, s->easy) == CURLM_OK ? 0 : BTS_ENOMEM;
+    }
+    *ret = l;
+    return 0;
 }
 
-static void stop_slot(bts_http *h, slot *s)
+static void xfer_unlink(bts_http_loop *l, xfer *x)
 {
-    curl_multi_remove_handle(h->multi, s->easy);
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        l->head = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    l->busy--;
 }
 
-/* Collects finished transfers; returns how many finished, or BTS_ESTOP. */
-static int reap(bts_http *h, const bts_http_request *reqs, slot **free_slots, size_t *n_free)
+static void xfer_free(bts_http_loop *l, xfer *x)
+{
+    curl_multi_remove_handle(l->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    bts_http_response_clear(&x->resp);
+    free(x->url);
+    free(x);
+}
+
+void bts_http_loop_cancel(bts_http_loop *l)
+{
+    while (l && l->head) {
+        xfer *x = l->head;
+        xfer_unlink(l, x);
+        bts_http_done_fn done = x->done;
+        void *ud = x->ud;
+        xfer_free(l, x);
+        done(ud, NULL);
+    }
+}
+
+void bts_http_loop_free(bts_http_loop *l)
+{
+    if (!l)
+        return;
+    bts_http_loop_cancel(l);
+    curl_multi_cleanup(l->multi);
+    free(l);
+}
+
+size_t bts_http_loop_busy(const bts_http_loop *l) { return l ? l->busy : 0; }
+
+int bts_http_start(bts_http_loop *l, bts_http *h, const bts_http_request *req,
+                   bts_http_done_fn done, void *ud)
+{
+    xfer *x = calloc(1, sizeof(*x));
+    if (!x)
+        return BTS_ENOMEM;
+    x->h = h, x->done = done, x->ud = ud;
+    x->resp.retry_after_s = -1;
+    x->t = (transfer){.resp = &x->resp, .max_body = h->opt.max_body};
+    bts_strlcpy(x->method, req->method, sizeof(x->method));
+    if (!(x->url = strdup(req->url)) || !(x->easy = curl_easy_init()) ||
+        !(x->headers = build_headers(h, req)))
+        goto fail;
+    setup_easy(h, x->easy, req, &x->t, x->headers);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(l->multi, x->easy) != CURLM_OK)
+        goto fail;
+    x->next = l->head;
+    if (l->head)
+        l->head->prev = x;
+    l->head = x;
+    l->busy++;
+    return 0;
+fail:
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    free(x->url);
+    free(x);
+    return BTS_ENOMEM;
+}
+
+/* Hands each finished transfer to its owner; BTS_ESTOP when one was aborted. */
+static int loop_reap(bts_http_loop *l)
 {
     CURLMsg *m;
     int left, done = 0, stop = 0;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = curl_multi_info_read(l->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
-        slot *s;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        if (finish(h, s->easy, m->data.result, &s->t, &reqs[s->index]) == BTS_ESTOP)
-            stop = 1;
-        stop_slot(h, s);
-        free_slots[(*n_free)++] = s;
+        xfer *x;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (finish(x->h, x->easy, m->data.result, &x->t, x->method, x->url) == BTS_ESTOP) {
+            stop = 1; /* the owner hears of it through bts_http_loop_cancel */
+            continue;
+        }
+        xfer_unlink(l, x);
+        bts_http_response resp = x->resp;
+        memset(&x->resp, 0, sizeof(x->resp));
+        bts_http_done_fn fn = x->done;
+        void *ud = x->ud;
+        xfer_free(l, x);
+        fn(ud, &resp);
+        bts_http_response_clear(&resp);
         done++;
     }
     return stop ? BTS_ESTOP : done;
 }
 
-int bts_http_perform_many(bts_http *h, const bts_http_request *reqs, bts_http_response *resps,
-                          size_t n, unsigned parallel)
+int bts_http_loop_run(bts_http_loop *l, int timeout_ms)
 {
-    if (parallel < 1)
-        parallel = 1;
-    if (parallel > n)
-        parallel = (unsigned)n;
-    if (n == 0)
-        return 0;
-    slot *slots = calloc(parallel, sizeof(*slots));
-    slot **free_slots = calloc(parallel, sizeof(*free_slots));
-    size_t n_free = parallel, next = 0, finished = 0;
-    int r = 0;
-    if (!slots || !free_slots) {
-        r = BTS_ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < parallel; i++)
-        free_slots[i] = &slots[i];
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
-    while (finished < n) {
-        while (n_free > 0 && next < n) {
-            if ((r = start_slot(h, free_slots[--n_free], &reqs[next], &resps[next], next)) < 0)
-                goto out;
-            next++;
-        }
-        int running;
-        curl_multi_perform(h->multi, &running);
-        int done = reap(h, reqs, free_slots, &n_free);
-        if (done == BTS_ESTOP || (abort_hook && abort_hook())) {
-            r = BTS_ESTOP;
-            goto out;
-        }
-        finished += (size_t)done;
-        if (finished < n && done == 0)
-            curl_multi_poll(h->multi, NULL, 0, 200, NULL);
-    }
-out:
-    for (size_t i = 0; slots && i < parallel; i++) {
-        if (slots[i].headers)
-            stop_slot(h, &slots[i]);
-        if (slots[i].easy)
-            curl_easy_cleanup(slots[i].easy);
-    }
-    free(slots);
-    free(free_slots);
-    return r;
+    int running, done;
+    curl_multi_perform(l->multi, &running);
+    if ((done = loop_reap(l)) != 0 || l->busy == 0)
+        return done;
+    if (abort_hook && abort_hook())
+        return BTS_ESTOP;
+    curl_multi_poll(l->multi, NULL, 0, timeout_ms, NULL);
+    curl_multi_perform(l->multi, &running);
+    done = loop_reap(l);
+    if (done == 0 && abort_hook && abort_hook())
+        return BTS_ESTOP;
+    return done;
 }
 
 int bts_http_is_json_ok(const bts_http_response *r)

@@ -1,161 +1,166 @@
-/* The live read: pages past the id cursor, written as a pipeline of units. A unit is a few
- * pages (about erpnext.connections * erpnext.batch_size rows); the checkins of one unit
- * travel in the same rounds of parallel requests as the Device Logs of the unit before,
- * so ERPNext's workers stay busy, and the cursor moves past a unit only once its Device
- * Logs, the last thing written for it, are acknowledged. */
+/* The live read: pages past the id cursor, each read while ERPNext writes the ones before
+ * it (flow.c, on the same loop), and the cursor moved past a page only once ERPNext
+ * acknowledged every record of it and of the pages before. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bts/flow.h"
 #include "bts/sync_internal.h"
 
-#define MAX_PAGES_PER_CYCLE 50 /* then let the daemon breathe (status, watchdog, signals) */
+#define MAX_PAGES_PER_CYCLE 50 /* then let the daemon breathe (status, Sync Logs, reload) */
 
 typedef struct {
-    bts_rows rows;
-    int64_t page_no;   /* last page read into it */
-    int64_t max_id;    /* highest id it covers: the cursor once it is acknowledged */
-    bool has_next;
-} unit;
+    bts_flow_reader rd;   /* first member: what flow.c sees */
+    bts_sync *s;
+    bts_cycle *c;
+    bts_flow *flow;
+    int64_t page_no;      /* the last page taken */
+    int64_t taken;        /* the highest id taken */
+    int pages_left;
+    bool has_next;        /* the last page taken says more follow */
+    bool rereading;       /* the page on its way is page_no again: rows shifted back */
+    bts_page ahead;       /* page_no + 1, held while page_no is read again */
+    int error;
+} live_reader;
 
-static void unit_clear(unit *u)
+static void read_failed(live_reader *lr, int r)
 {
-    bts_rows_clear(&u->rows);
-    memset(u, 0, sizeof(*u));
+    if (!lr->error)
+        bts_sync_fail(lr->c, r, "reading transactions from BioTime");
+    lr->error = r;
+    lr->rd.done = true;
 }
 
 /* In ascending id order a page after the cursor holds only newer ids. One that repeats old
  * ones while "next" promises more is a broken server (a next chain that never ends): stop
  * this read there, without moving the page hint past the data. */
-static int broken_chain(bts_sync *s, int64_t page_no, bts_page *page)
+static void broken_chain(live_reader *lr, bts_page *page)
 {
-    if (!s->warned_broken_chain) {
-        s->warned_broken_chain = true;
+    if (!lr->s->warned_broken_chain) {
+        lr->s->warned_broken_chain = true;
         const char *fields[] = {"SERVER=biotime", NULL};
         bts_log_fields(LOG_WARNING, fields, "BioTime transactions page %lld repeats earlier "
                        "rows while saying more pages follow: its paging is broken; reading "
-                       "stops there each cycle", (long long)page_no);
+                       "stops there each cycle", (long long)lr->page_no + 1);
     }
-    cJSON_Delete(page->rows);
-    page->rows = cJSON_CreateArray();
-    page->has_next = false;
-    page->first_id = page->last_id = 0;
-    return page->rows ? 0 : BTS_ENOMEM;
-}
-
-/* The next page after page_no. When it starts above taken+1, rows may have shifted back
- * onto the page just read (deletions in BioTime): that page is read again first. */
-static int next_page(bts_sync *s, int64_t taken, int64_t *page_no, bts_page *page)
-{
-    int64_t size = s->cfg->biotime.page_size;
-    int r = bts_biotime_transactions(s->bt, *page_no + 1, size, NULL, page);
-    if (r == 0 && page->last_id > 0 && page->last_id <= taken)
-        return broken_chain(s, *page_no + 1, page);
-    if (r < 0 || page->first_id == 0 || page->first_id <= taken + 1)
-        goto advanced;
-    bts_page again;
-    if ((r = bts_biotime_transactions(s->bt, *page_no, size, NULL, &again)) < 0) {
-        bts_page_clear(page);
-        return r;
-    }
-    if (again.last_id > taken) {
-        bts_page_clear(page);
-        *page = again;
-        return 0;
-    }
-    bts_page_clear(&again);
-advanced:
-    if (r == 0)
-        (*page_no)++;
-    return r;
-}
-
-/* Reads pages into u, starting with *page (already fetched), until the unit is full or
- * BioTime has no more. *page is consumed. */
-static int fill_unit(bts_sync *s, bts_cycle *c, bts_page *page, int64_t *page_no,
-                     int64_t *taken, unit *u, int *pages_left)
-{
-    size_t target = (size_t)s->cfg->erpnext.connections * (size_t)s->cfg->erpnext.batch_size;
-    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps};
-    int r = 0;
-    for (;;) {
-        size_t before = u->rows.n;
-        f.above_id = *taken;
-        f.page_no = *page_no;
-        c->pages++;
-        (*pages_left)--;
-        if ((r = bts_rows_append(&f, page->rows, &u->rows)) < 0)
-            break;
-        c->read += u->rows.n - before;
-        if (u->rows.max_id > *taken)
-            *taken = u->rows.max_id;
-        u->max_id = *taken;
-        u->page_no = *page_no;
-        u->has_next = page->has_next;
-        bts_page_clear(page);
-        if (!u->has_next || u->rows.n >= target || *pages_left <= 0)
-            break;
-        if ((r = next_page(s, *taken, page_no, page)) < 0) {
-            bts_sync_fail(c, r, "reading transactions from BioTime");
-            break;
-        }
-    }
+    lr->has_next = false;
+    lr->rd.done = true;
     bts_page_clear(page);
-    return r;
 }
 
-static void unit_counted(bts_sync *s, bts_cycle *c, const unit *u)
+/* Maps the rows of a page above the cursor into the next unit of the flow. */
+static void take(live_reader *lr, bts_page *page, int64_t page_no)
 {
-    c->skipped += u->rows.skipped;
-    c->rejected += u->rows.rejected;
-    bts_sync_remember_unknown(s, &u->rows);
+    bts_sync *s = lr->s;
+    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .above_id = lr->taken,
+                         .page_no = page_no};
+    bts_rows rows = {0};
+    lr->c->pages++;
+    lr->pages_left--;
+    int r = bts_rows_append(&f, page->rows, &rows);
+    if (r < 0) {
+        bts_rows_clear(&rows);
+        read_failed(lr, r);
+        return;
+    }
+    lr->c->read += rows.n;
+    lr->c->skipped += rows.skipped;
+    lr->c->rejected += rows.rejected;
+    bts_sync_remember_unknown(s, &rows);
+    if (rows.max_id > lr->taken)
+        lr->taken = rows.max_id;
+    lr->page_no = page_no;
+    lr->has_next = page->has_next;
+    bts_flow_push_take(lr->flow, &rows, page_no, lr->taken);
 }
 
-/* Writes cur's checkins with prev's Device Logs; then prev is done and the cursor moves. */
-static int write_step(bts_sync *s, bts_cycle *c, unit *cur, unit *prev, bts_write_counts *wc)
+static int fetch(live_reader *lr, int64_t page_no);
+
+/* Page page_no + 1 arrived. When it starts above taken + 1, rows may have shifted back
+ * onto the page just taken (deletions in BioTime): that page is read again first. */
+static void fresh_page(live_reader *lr, bts_page *page)
 {
-    int r = bts_writer_step(&s->w, cur ? cur->rows.items : NULL, cur ? cur->rows.n : 0,
-                            prev->rows.items, prev->rows.n, wc);
-    if (r < 0)
-        return bts_sync_fail(c, r, s->w.error);
-    if (prev->page_no > 0 && (r = bts_sync_advance(s, c, prev->max_id, prev->page_no)) < 0)
+    if (page->last_id > 0 && page->last_id <= lr->taken) {
+        broken_chain(lr, page);
+    } else if (page->first_id > lr->taken + 1) {
+        lr->ahead = *page;
+        memset(page, 0, sizeof(*page));
+        lr->rereading = true;
+        fetch(lr, lr->page_no);
+    } else {
+        take(lr, page, lr->page_no + 1);
+    }
+}
+
+/* Page page_no came again: take it if it now holds new rows, else the page held ahead. */
+static void reread_page(live_reader *lr, bts_page *again)
+{
+    lr->rereading = false;
+    if (again->last_id > lr->taken)
+        take(lr, again, lr->page_no);
+    else
+        take(lr, &lr->ahead, lr->page_no + 1);
+    bts_page_clear(&lr->ahead);
+}
+
+static void on_page(void *ud, int rc, bts_page *page)
+{
+    live_reader *lr = ud;
+    lr->rd.busy = false;
+    if (rc < 0)
+        read_failed(lr, rc);
+    else if (lr->rereading)
+        reread_page(lr, page);
+    else
+        fresh_page(lr, page);
+}
+
+static int fetch(live_reader *lr, int64_t page_no)
+{
+    bts_sync *s = lr->s;
+    int r = bts_biotime_transactions_start(s->bt, s->loop, page_no, s->cfg->biotime.page_size,
+                                           NULL, on_page, lr);
+    if (r < 0) {
+        read_failed(lr, r);
         return r;
-    unit_clear(prev);
-    if (cur) {
-        *prev = *cur;
-        memset(cur, 0, sizeof(*cur));
     }
-    return 0;
+    lr->rd.busy = true;
+    return 1;
 }
 
-static int pipeline(bts_sync *s, bts_cycle *c, bts_page *page, int64_t page_no)
+static int next(bts_flow_reader *rd)
 {
-    unit cur = {0}, prev = {0};
+    live_reader *lr = (live_reader *)rd;
+    if (!lr->has_next || lr->pages_left <= 0 || lr->error)
+        return 0;
+    return fetch(lr, lr->page_no + 1);
+}
+
+/* A page is written: the cursor moves past it (saved, unless this is a dry run). */
+static int acked(void *ud, int64_t page_no, int64_t mark)
+{
+    live_reader *lr = ud;
+    return bts_sync_advance(lr->s, lr->c, mark, page_no);
+}
+
+/* Streams the pages from the one the scan found (page_no) to the end or the page limit. */
+static int stream(bts_sync *s, bts_cycle *c, bts_page *page, int64_t page_no)
+{
     bts_write_counts wc = {0};
-    int64_t taken = s->st.last_id;
-    int pages_left = MAX_PAGES_PER_CYCLE, r = 0;
-    for (;;) {
-        if ((r = fill_unit(s, c, page, &page_no, &taken, &cur, &pages_left)) < 0)
-            break;
-        unit_counted(s, c, &cur);
-        bool more = cur.has_next && pages_left > 0;
-        c->caught_up = !cur.has_next;
-        if ((r = bts_writer_begin(&s->w, cur.rows.items, cur.rows.n, &wc)) < 0) {
-            bts_sync_fail(c, r, s->w.error);
-            break;
-        }
-        if ((r = write_step(s, c, &cur, &prev, &wc)) < 0 || !more)
-            break;
-        if ((r = next_page(s, taken, &page_no, page)) < 0) {
-            bts_sync_fail(c, r, "reading transactions from BioTime");
-            break;
-        }
-    }
-    if (r == 0) /* the last unit's Device Logs */
-        r = write_step(s, c, NULL, &prev, &wc);
+    live_reader lr = {.rd = {.next = next}, .s = s, .c = c, .taken = s->st.last_id,
+                      .pages_left = MAX_PAGES_PER_CYCLE};
+    int r = bts_flow_new(&s->w, &wc, acked, &lr, &lr.flow);
+    if (r < 0)
+        return bts_sync_fail(c, r, "starting to write");
+    take(&lr, page, page_no);
+    if ((r = bts_flow_run(lr.flow, &lr.rd)) < 0)
+        bts_sync_write_failed(c, r, s->w.error);
+    else
+        r = lr.error;
+    c->caught_up = r == 0 && !lr.has_next;
     bts_sync_add_counts(c, &wc);
-    c->erpnext_requests += wc.requests;
-    unit_clear(&cur);
-    unit_clear(&prev);
+    bts_page_clear(&lr.ahead);
+    bts_flow_free(lr.flow);
     return r;
 }
 
@@ -180,7 +185,7 @@ int bts_sync_live(bts_sync *s, bts_cycle *c)
         bts_scan_result_clear(&sr);
         return bts_sync_live(s, c);
     }
-    r = pipeline(s, c, &sr.page, sr.page_no);
+    r = stream(s, c, &sr.page, sr.page_no);
     bts_scan_result_clear(&sr);
     return r;
 }

@@ -148,10 +148,11 @@ int bts_map_checkin(const bts_config *cfg, const bts_employees *emps, const bts_
 
 /* Field value from the raw row, or, for a transaction built without one, from the parsed
  * fields so the key columns are never blank. */
-static void map_field_text(const bts_txn *t, const char *key, char *out, size_t n)
+static void map_field_text(const bts_txn *t, const cJSON *raw, const char *key, char *out,
+                           size_t n)
 {
-    if (t->raw) {
-        bts_json_text(t->raw, key, out, n);
+    if (raw) {
+        bts_json_text(raw, key, out, n);
         return;
     }
     out[0] = '\0';
@@ -172,13 +173,15 @@ static void map_field_text(const bts_txn *t, const char *key, char *out, size_t 
 static bool map_add_biotime_fields(cJSON *doc, const bts_txn *t)
 {
     char buf[BTS_TXN_FIELD_MAX + 1];
+    cJSON *raw = t->raw ? cJSON_Parse(t->raw) : NULL;
+    bool ok = !t->raw || raw;
 
-    for (size_t i = 0; i < BTS_ARRAY_SIZE(map_device_log_fields); i++) {
-        map_field_text(t, map_device_log_fields[i], buf, sizeof(buf));
-        if (!cJSON_AddStringToObject(doc, map_device_log_fields[i], buf))
-            return false;
+    for (size_t i = 0; ok && i < BTS_ARRAY_SIZE(map_device_log_fields); i++) {
+        map_field_text(t, raw, map_device_log_fields[i], buf, sizeof(buf));
+        ok = cJSON_AddStringToObject(doc, map_device_log_fields[i], buf) != NULL;
     }
-    return true;
+    cJSON_Delete(raw);
+    return ok;
 }
 
 cJSON *bts_map_device_log(const bts_config *cfg, const bts_txn *t, const char *checkin_name,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bts/flow.h"
 #include "bts/sync_internal.h"
 
 #define PARKED_RECHECK_MS (60 * 60 * 1000) /* also retried hourly: ERPNext settings change */
@@ -26,7 +27,7 @@ static int txn_from_device_log(const cJSON *row, bts_txn *t)
     bts_json_text(row, "punch_state", t->punch_state, sizeof(t->punch_state));
     bts_json_text(row, "terminal_sn", t->terminal_sn, sizeof(t->terminal_sn));
     bts_json_text(row, "terminal_alias", t->terminal_alias, sizeof(t->terminal_alias));
-    t->raw = cJSON_Duplicate(row, 1);
+    t->raw = cJSON_PrintUnformatted(row);
     return t->raw ? 0 : BTS_ENOMEM;
 }
 
@@ -96,7 +97,8 @@ int bts_sync_retry_parked(bts_sync *s, bts_cycle *c)
     s->parked_checked_ms = bts_now_ms();
     bts_item *items = calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*items));
     size_t n = items ? build_items(s, rows, items) : 0;
-    if (n > 0 && (r = bts_writer_relink(&s->w, items, n, &wc)) < 0)
+    bts_rows relink = {.items = items, .n = n};
+    if (n > 0 && (r = bts_flow_write(&s->w, &relink, true, &wc)) < 0)
         bts_warn("retrying parked punches: %s", s->w.error);
     for (size_t i = 0; i < n; i++) {
         if (*items[i].checkin_name)

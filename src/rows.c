@@ -44,7 +44,7 @@ static int keep_unusable(const bts_rows_filter *f, bts_item *it, const cJSON *ro
     it->txn.id = id;
     printable(row, "emp_code", it->txn.emp_code, sizeof(it->txn.emp_code));
     printable(row, "terminal_sn", it->txn.terminal_sn, sizeof(it->txn.terminal_sn));
-    if (!(it->txn.raw = cJSON_Duplicate(row, 1)))
+    if (!(it->txn.raw = cJSON_PrintUnformatted(row)))
         return BTS_ENOMEM;
     it->verdict = BTS_MAP_UNMAPPED;
     snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %.270s", why);

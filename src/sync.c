@@ -7,6 +7,7 @@
 #include "bts/biotime.h"
 #include "bts/employees.h"
 #include "bts/erpnext.h"
+#include "bts/flow.h"
 #include "bts/log.h"
 #include "bts/rows.h"
 #include "bts/scan.h"
@@ -27,7 +28,8 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
     s->opt = *opt;
     if (!s->opt.out)
         s->opt.out = stdout;
-    if ((r = bts_biotime_new(&cfg->biotime, &s->bt)) < 0 ||
+    if ((r = bts_http_loop_new(&s->loop)) < 0 ||
+        (r = bts_biotime_new(&cfg->biotime, &s->bt)) < 0 ||
         (r = bts_erpnext_new(&cfg->erpnext, &s->erp)) < 0 ||
         (r = bts_employees_new(&s->emps)) < 0)
         goto fail;
@@ -40,7 +42,7 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
         bts_warn("the cursor in %s was kept for %s, but biotime.url is now %s: if that is "
                  "another server, give it its own sync.state_dir (and biotime.name)",
                  cfg->sync.state_dir, s->st.biotime_url, cfg->biotime.url);
-    s->w = (bts_writer){.cfg = cfg, .erp = s->erp, .dry_run = opt->dry_run,
+    s->w = (bts_writer){.cfg = cfg, .erp = s->erp, .loop = s->loop, .dry_run = opt->dry_run,
                         .dry_out = s->opt.out};
     *ret = s;
     return 0;
@@ -53,6 +55,7 @@ void bts_sync_free(bts_sync *s)
 {
     if (!s)
         return;
+    bts_http_loop_free(s->loop); /* first: transfers in flight belong to the clients */
     bts_biotime_free(s->bt);
     bts_erpnext_free(s->erp);
     bts_employees_free(s->emps);
@@ -66,6 +69,17 @@ int bts_sync_fail(bts_cycle *c, int err, const char *text)
 {
     c->error = err;
     bts_strlcpy(c->error_text, text, sizeof(c->error_text));
+    return err;
+}
+
+/* Writing stopped: says why, unless the cause was recorded already (a cursor that could
+ * not be saved, say). */
+int bts_sync_write_failed(bts_cycle *c, int err, const char *text)
+{
+    if (*text)
+        return bts_sync_fail(c, err, text);
+    if (!c->error)
+        return bts_sync_fail(c, err, bts_strerror(err));
     return err;
 }
 
@@ -148,31 +162,38 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
         s->emps_want_refresh = true;
 }
 
-/* Writes the rows of one page above `above`; *ret_max is the id the cursor may move to. */
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
-                  int64_t *ret_max)
+/* Maps a page's rows for a backfill or a scan (no cursor), counting what it read. */
+int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
+                  bts_rows *ret)
 {
     bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .since = s->opt.since,
                          .until = s->opt.until, .page_no = page_no};
+    int r = bts_rows_build(&f, page_rows, ret);
+    if (r < 0) {
+        bts_rows_clear(ret);
+        return bts_sync_fail(c, r, "mapping BioTime rows");
+    }
+    c->read += ret->n;
+    c->skipped += ret->skipped + ret->outside;
+    c->rejected += ret->rejected;
+    bts_sync_remember_unknown(s, ret);
+    if (ret->outside && !s->warned_filter_ignored) {
+        s->warned_filter_ignored = true;
+        bts_warn("BioTime returned punches outside the requested time range: it ignores "
+                 "start_time/end_time, so they are filtered here");
+    }
+    return 0;
+}
+
+/* Writes the rows of one page (scans that re-read: no cursor). */
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no)
+{
     bts_rows rows;
     bts_write_counts wc = {0};
-    int r = bts_rows_build(&f, page_rows, &rows);
-    if (r == 0 && rows.n > 0 && (r = bts_writer_write(&s->w, rows.items, rows.n, &wc)) < 0)
-        bts_sync_fail(c, r, s->w.error);
-    if (r == 0) {
-        c->read += rows.n;
-        c->skipped += rows.skipped + rows.outside;
-        c->rejected += rows.rejected;
-        bts_sync_add_counts(c, &wc);
-        bts_sync_remember_unknown(s, &rows);
-        *ret_max = rows.max_id;
-        if (rows.outside && !s->warned_filter_ignored) {
-            s->warned_filter_ignored = true;
-            bts_warn("BioTime returned punches outside the requested time range: it ignores "
-                     "start_time/end_time, so they are filtered here");
-        }
-    }
-    c->erpnext_requests += wc.requests;
+    int r = bts_sync_rows(s, c, page_rows, page_no, &rows);
+    if (r == 0 && rows.n > 0 && (r = bts_flow_write(&s->w, &rows, false, &wc)) < 0)
+        bts_sync_write_failed(c, r, s->w.error);
+    bts_sync_add_counts(c, &wc);
     bts_rows_clear(&rows);
     return r;
 }

@@ -246,7 +246,7 @@ int bts_txn_parse(const cJSON *row, bts_txn *ret, char *err, size_t errlen)
     if (r < 0)
         return r;
     txn_optional(row, &t);
-    t.raw = cJSON_Duplicate(row, true);
+    t.raw = cJSON_PrintUnformatted(row);
     if (!t.raw) {
         if (err && errlen > 0)
             bts_strlcpy(err, "row: out of memory", errlen);
@@ -260,6 +260,6 @@ void bts_txn_clear(bts_txn *t)
 {
     if (!t)
         return;
-    cJSON_Delete(t->raw);
+    free(t->raw);
     memset(t, 0, sizeof(*t));
 }

@@ -28,6 +28,12 @@ int bts_biotime_login(bts_biotime *b);
 int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, const char *extra,
                              bts_page *ret);
 
+/* The same on a loop: fn hears rc and, when it is 0, the page (fn may take its rows). */
+typedef void (*bts_biotime_page_fn)(void *ud, int rc, bts_page *page);
+int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t page,
+                                   int64_t page_size, const char *extra, bts_biotime_page_fn fn,
+                                   void *ud);
+
 /* GET /iclock/api/terminals/ (all pages); rows owned by the caller. */
 int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows);
 

@@ -19,11 +19,20 @@ uint64_t bts_erpnext_request_count(const bts_erpnext *e);
 /* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);
 
-/* frappe.client.insert_many, one request per batch, up to erpnext.connections in flight.
- * rcs[i], names[i] (a JSON array of names, or NULL) and errs[i] answer batches[i]. Returns
- * BTS_ESTOP when stopped, else 0. */
-int bts_erpnext_insert_batches(bts_erpnext *e, cJSON *const *batches, size_t n, int *rcs,
-                               cJSON **names, bts_frappe_error *errs);
+/* Asynchronous calls on a loop: fn hears rc (as above; BTS_ESTOP when cancelled), the
+ * answer's "message" (owned by fn; NULL unless rc is 0) and the error. */
+typedef void (*bts_erpnext_done_fn)(void *ud, int rc, cJSON *message,
+                                    const bts_frappe_error *err);
+
+/* frappe.client.insert_many of docs (a JSON array): message is the array of names, one
+ * per document (checked). All or nothing: one refused document refuses the batch. */
+int bts_erpnext_insert_many_start(bts_erpnext *e, bts_http_loop *l, const cJSON *docs,
+                                  bts_erpnext_done_fn fn, void *ud);
+
+/* frappe.client.get_list (see bts_erpnext_get_list): message is the list of rows. */
+int bts_erpnext_get_list_start(bts_erpnext *e, bts_http_loop *l, const char *doctype,
+                               const cJSON *fields, const cJSON *filters, int64_t limit,
+                               bts_erpnext_done_fn fn, void *ud);
 
 /* PUT /api/resource/<doctype>/<name> with fields. */
 int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,

@@ -1,5 +1,6 @@
 /* HTTP over libcurl (the only module that includes curl.h): one handle per server,
- * keep-alive, timeouts, TLS, size limits, abort on a stop request, parallel requests. */
+ * keep-alive, timeouts, TLS, size limits, abort on a stop request, asynchronous requests
+ * on a loop. */
 #ifndef BTS_HTTP_H
 #define BTS_HTTP_H
 
@@ -51,10 +52,30 @@ void bts_http_free(bts_http *h);
  * aborted, BTS_ETRANSIENT on transport failure (resp->error says what). */
 int bts_http_perform(bts_http *h, const bts_http_request *req, bts_http_response *resp);
 
-/* Performs n requests with at most parallel in flight; resps[i] answers reqs[i].
- * Returns 0 when all were attempted (check each response), BTS_ESTOP when aborted. */
-int bts_http_perform_many(bts_http *h, const bts_http_request *reqs, bts_http_response *resps,
-                          size_t n, unsigned parallel);
+/* Asynchronous requests, any number of servers on one loop (libcurl multi): connections
+ * are kept alive across requests where the server allows it. */
+typedef struct bts_http_loop bts_http_loop;
+
+/* Called once per started request: with the response (the callee may take resp->body, and
+ * must leave the rest), or with NULL when the loop cancelled it (stop, or error cleanup). */
+typedef void (*bts_http_done_fn)(void *ud, bts_http_response *resp);
+
+int bts_http_loop_new(bts_http_loop **ret);
+/* Cancels what is still in flight (each owner hears NULL), then frees. NULL-safe. */
+void bts_http_loop_free(bts_http_loop *l);
+void bts_http_loop_cancel(bts_http_loop *l);
+
+/* Starts req on the loop (the request's strings are copied). */
+int bts_http_start(bts_http_loop *l, bts_http *h, const bts_http_request *req,
+                   bts_http_done_fn done, void *ud);
+
+/* Moves transfers on, waiting up to timeout_ms for one to finish, and calls the owners of
+ * those that finished. Returns how many finished, or BTS_ESTOP when a stop was requested
+ * (then cancel the loop). */
+int bts_http_loop_run(bts_http_loop *l, int timeout_ms);
+
+/* Requests in flight. */
+size_t bts_http_loop_busy(const bts_http_loop *l);
 
 void bts_http_response_clear(bts_http_response *r);
 

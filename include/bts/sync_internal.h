@@ -25,6 +25,7 @@ typedef enum {
 struct bts_sync {
     const bts_config *cfg;
     bts_sync_options opt;
+    bts_http_loop *loop;       /* BioTime reads and ERPNext writes travel together on it */
     bts_biotime *bt;
     bts_erpnext *erp;
     bts_employees *emps;
@@ -46,9 +47,12 @@ struct bts_sync {
 };
 
 int bts_sync_fail(bts_cycle *c, int err, const char *text);
-/* Writes every usable row of one page (backfill and fallback scans: no cursor). */
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
-                  int64_t *ret_max);
+int bts_sync_write_failed(bts_cycle *c, int err, const char *text);
+/* Maps the rows of one page of a backfill or scan (no cursor), counting them in c. */
+int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
+                  bts_rows *ret);
+/* Writes every usable row of one page (fallback scans). */
+int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no);
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
 int bts_sync_live(bts_sync *s, bts_cycle *c);
 int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no);

@@ -1,6 +1,6 @@
-/* Writes a page of mapped transactions to ERPNext: checkins first, then Device Logs naming
- * them. Batches go through insert_many; a refused batch is bisected to isolate the refused
- * record, which is parked with its reason instead of blocking the page. */
+/* What is written to ERPNext for mapped transactions, and what each answer means: checkins
+ * first, then Device Logs naming them (DESIGN.md §2). The order in which batches travel is
+ * flow.c's business; this module says what goes into a batch and how to settle it. */
 #ifndef BTS_WRITER_H
 #define BTS_WRITER_H
 
@@ -29,12 +29,12 @@ typedef struct {
     uint64_t device_log_duplicates;
     uint64_t parked;
     uint64_t rejected;
-    uint64_t requests;
 } bts_write_counts;
 
 typedef struct {
     const bts_config *cfg;
     bts_erpnext *erp;
+    bts_http_loop *loop;         /* where batches travel in parallel */
     bool dry_run;
     FILE *dry_out;
     bool time_rights_checked;    /* a checkin's stored time matched what we sent */
@@ -42,30 +42,55 @@ typedef struct {
     char error[512];             /* set when a write returns an error */
 } bts_writer;
 
-/* Writes items[0..n). 0 when ERPNext acknowledged every item (written, already there or
- * parked); BTS_ETRANSIENT, BTS_EAUTH, BTS_EROLE, BTS_EPROTO or BTS_ESTOP otherwise, and
- * the cursor must not move past these items. */
-int bts_writer_write(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
-
-/* The same as a pipeline over successive units of items:
- *   begin(unit)             looks up which Device Logs ERPNext already has (dry run: prints);
- *   step(unit, prev unit)   writes the unit's checkins together with the previous unit's
- *                           Device Logs (whose checkins are done), in the same rounds of
- *                           parallel requests. When it returns 0 the previous unit is fully
- *                           acknowledged and the cursor may move past it. */
-int bts_writer_begin(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
-int bts_writer_step(bts_writer *w, bts_item *cur, size_t n_cur, bts_item *prev, size_t n_prev,
-                    bts_write_counts *counts);
-
 void bts_item_clear(bts_item *it);
 
+/* One kind of document for a set of items, written in batches: items[i] gets the document
+ * phase->doc builds for it. */
+typedef struct bts_phase bts_phase;
+struct bts_phase {
+    const char *what;
+    bts_item **items;
+    size_t n;
+    /* a new document for it (the batch owns it) */
+    cJSON *(*doc)(bts_writer *w, bts_item *it);
+    /* a batch of items[start..start+len) ERPNext accepted, with its names */
+    int (*accepted)(bts_writer *w, bts_phase *p, size_t start, size_t len, const cJSON *names);
+    /* a single document ERPNext refused for good: park, link or reduce it */
+    int (*refused)(bts_writer *w, bts_item *it, const bts_frappe_error *err);
+    bts_write_counts *counts;
+};
 
+/* Lookup of the Device Logs ERPNext already has among items (a re-read after a crash, a
+ * backfill): one request; the answer marks those items done_before. */
+int bts_writer_lookup_start(bts_writer *w, bts_item *items, size_t n, bts_erpnext_done_fn fn,
+                            void *ud);
+int bts_writer_lookup_answer(bts_writer *w, bts_item *items, size_t n, int rc,
+                             const cJSON *rows, const bts_frappe_error *err,
+                             bts_write_counts *counts);
 
-/* For parked punches whose employee now maps: writes their checkins, then updates each
- * existing Device Log (items[i].txn.raw "name") to name its checkin. */
-int bts_writer_relink(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts);
-/* Rows with "name" and the NULL-terminated field_names of the doctype's documents named in names (a JSON array). */
-int bts_writer_list_names(bts_writer *w, const char *doctype, const char *const *field_names,
-                          const cJSON *names, cJSON **ret_rows, bts_frappe_error *err);
+/* The phases of items: the checkins still to write (the first of a run goes alone, to check
+ * the API user's right to set the time), then the Device Logs. Each returns 0 with p->n == 0
+ * when there is nothing to write. */
+int bts_writer_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts,
+                        bts_phase *p);
+void bts_writer_checkins_done(bts_item *items, size_t n, bts_write_counts *counts);
+int bts_writer_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts,
+                           bts_phase *p);
+void bts_writer_device_logs_done(bts_phase *p, bool ok);
+void bts_phase_free(bts_phase *p);
+
+/* Sends items[start..start+len) of p as one insert_many on w->loop. */
+int bts_writer_batch_start(bts_writer *w, bts_phase *p, size_t start, size_t len,
+                           bts_erpnext_done_fn fn, void *ud);
+/* Settles a batch's answer: accepted, or refused (a single document is settled by the
+ * phase; several return 1: split them), or an error that stops the writing. */
+int bts_writer_batch_answer(bts_writer *w, bts_phase *p, size_t start, size_t len, int rc,
+                            const cJSON *names, const bts_frappe_error *err);
+
+/* Parked punches whose checkin now exists: point their Device Logs (txn.raw "name") at it. */
+int bts_writer_link_parked(bts_writer *w, bts_item *items, size_t n);
+
+/* Dry run: what would be written for it, one line. */
+void bts_writer_dry_print(bts_writer *w, const bts_item *it);
 
 #endif

@@ -1,0 +1,354 @@
+/* The write pipeline (see flow.h). What keeps ERPNext busy: HRMS names every checkin from
+ * one naming series whose row lock serialises checkin inserts across workers, so checkin
+ * batches go first and are kept coming (about half the connections), and lookups and
+ * Device Log batches fill the workers the lock leaves idle. No barrier separates pages:
+ * a connection that frees up takes the next job of whichever page has one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bts/flow.h"
+#include "bts/log.h"
+
+/* Pages held at once: about one whose Device Logs are written, one whose checkins are,
+ * and the next two looked up and ready, so a freed connection always finds work. */
+#define FLOW_MAX_UNITS 4
+#define FLOW_WAIT_MS 1000
+
+typedef enum { STAGE_LOOKUP, STAGE_CHECKINS, STAGE_LOGS, STAGE_DONE } stage;
+typedef enum { JOB_LOOKUP, JOB_CHECKINS, JOB_LOGS, JOB_KINDS } job_kind;
+
+typedef struct unit unit;
+struct unit {
+    bts_rows rows;
+    int64_t page_no, mark;
+    bool relink;          /* parked punches: checkins, then links instead of Device Logs */
+    bool borrowed;        /* rows stay the caller's */
+    stage stage;
+    size_t jobs;          /* jobs of the stage not yet settled */
+    bts_phase phase;      /* documents of the stage */
+    unit *next;
+};
+
+typedef struct job job;
+struct job {
+    bts_flow *f;
+    unit *u;
+    job_kind kind;
+    size_t start, len;    /* of u->phase */
+    job *next;
+};
+
+typedef struct {
+    job *head, *tail;
+} queue;
+
+struct bts_flow {
+    bts_writer *w;
+    bts_write_counts *counts;
+    bts_flow_acked_fn acked;
+    void *ud;
+    unit *head, *tail;    /* in push order: acknowledged from the head */
+    size_t n_units;
+    queue q[JOB_KINDS];
+    unsigned in_flight, in_flight_kind[JOB_KINDS];
+    int error;
+};
+
+/* --- queues ----------------------------------------------------------------------- */
+
+static void queue_push(queue *q, job *j, bool front)
+{
+    j->next = NULL;
+    if (!q->head) {
+        q->head = q->tail = j;
+    } else if (front) {
+        j->next = q->head;
+        q->head = j;
+    } else {
+        q->tail->next = j;
+        q->tail = j;
+    }
+}
+
+static job *queue_pop(queue *q)
+{
+    job *j = q->head;
+    if (j && !(q->head = j->next))
+        q->tail = NULL;
+    return j;
+}
+
+static int flow_fail(bts_flow *f, int r)
+{
+    if (!f->error)
+        f->error = r;
+    if (r == BTS_ESTOP && !*f->w->error)
+        snprintf(f->w->error, sizeof(f->w->error), "stopped while writing to ERPNext");
+    return r;
+}
+
+static int add_job(bts_flow *f, unit *u, job_kind kind, size_t start, size_t len, bool front)
+{
+    job *j = malloc(sizeof(*j));
+    if (!j)
+        return BTS_ENOMEM;
+    *j = (job){.f = f, .u = u, .kind = kind, .start = start, .len = len};
+    queue_push(&f->q[kind], j, front);
+    u->jobs++;
+    return 0;
+}
+
+/* The stage's documents in batches of batch_size (smaller after a timeout). */
+static int add_batches(bts_flow *f, unit *u, job_kind kind)
+{
+    size_t bs = f->w->batch_limit ? f->w->batch_limit : (size_t)f->w->cfg->erpnext.batch_size;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < u->phase.n; i += bs)
+        r = add_job(f, u, kind, i, u->phase.n - i < bs ? u->phase.n - i : bs, false);
+    return r;
+}
+
+/* --- stages ----------------------------------------------------------------------- */
+
+static int enter_checkins(bts_flow *f, unit *u)
+{
+    u->stage = STAGE_CHECKINS;
+    int r = bts_writer_checkins(f->w, u->rows.items, u->rows.n, f->counts, &u->phase);
+    return r < 0 ? r : add_batches(f, u, JOB_CHECKINS);
+}
+
+static int enter_logs(bts_flow *f, unit *u)
+{
+    bts_writer_checkins_done(u->rows.items, u->rows.n, f->counts);
+    bts_phase_free(&u->phase);
+    if (u->relink) {
+        u->stage = STAGE_DONE;
+        return bts_writer_link_parked(f->w, u->rows.items, u->rows.n);
+    }
+    u->stage = STAGE_LOGS;
+    int r = bts_writer_device_logs(f->w, u->rows.items, u->rows.n, f->counts, &u->phase);
+    return r < 0 ? r : add_batches(f, u, JOB_LOGS);
+}
+
+/* The unit's stage is settled: on to the next one that has work, or done. */
+static int unit_advance(bts_flow *f, unit *u)
+{
+    int r = 0;
+    while (r == 0 && u->jobs == 0 && u->stage != STAGE_DONE && !f->error) {
+        if (u->stage == STAGE_LOOKUP)
+            r = enter_checkins(f, u);
+        else if (u->stage == STAGE_CHECKINS)
+            r = enter_logs(f, u);
+        else {
+            bts_writer_device_logs_done(&u->phase, true);
+            u->stage = STAGE_DONE;
+        }
+    }
+    return r;
+}
+
+/* --- jobs --------------------------------------------------------------------------- */
+
+static int settle(bts_flow *f, job *j, int rc, const cJSON *message, const bts_frappe_error *err)
+{
+    unit *u = j->u;
+    if (j->kind == JOB_LOOKUP)
+        return bts_writer_lookup_answer(f->w, u->rows.items, u->rows.n, rc, message, err,
+                                        f->counts);
+    int r = bts_writer_batch_answer(f->w, &u->phase, j->start, j->len, rc, message, err);
+    if (r != 1)
+        return r;
+    size_t half = j->len / 2; /* refused as a whole: each half on its own, first half first */
+    if ((r = add_job(f, u, j->kind, j->start + half, j->len - half, true)) == 0)
+        r = add_job(f, u, j->kind, j->start, half, true);
+    return r;
+}
+
+static void job_done(void *ud, int rc, cJSON *message, const bts_frappe_error *err)
+{
+    job *j = ud;
+    bts_flow *f = j->f;
+    f->in_flight--;
+    f->in_flight_kind[j->kind]--;
+    int r = rc == BTS_ESTOP ? BTS_ESTOP : settle(f, j, rc, message, err);
+    cJSON_Delete(message);
+    if (r == 0 && --j->u->jobs == 0)
+        r = unit_advance(f, j->u);
+    if (r < 0)
+        flow_fail(f, r);
+    free(j);
+}
+
+static int job_send(bts_flow *f, job *j)
+{
+    unit *u = j->u;
+    int r = j->kind == JOB_LOOKUP
+                ? bts_writer_lookup_start(f->w, u->rows.items, u->rows.n, job_done, j)
+                : bts_writer_batch_start(f->w, &u->phase, j->start, j->len, job_done, j);
+    if (r < 0)
+        return r;
+    f->in_flight++;
+    f->in_flight_kind[j->kind]++;
+    return 0;
+}
+
+/* Checkins first while they hold fewer than half the connections (more would only wait
+ * for the series lock inside ERPNext's workers); then lookups, which feed checkins; then
+ * Device Logs; then checkins again rather than an idle connection. */
+static job *pick(bts_flow *f)
+{
+    unsigned half = (unsigned)f->w->cfg->erpnext.connections / 2;
+    if (f->q[JOB_CHECKINS].head && f->in_flight_kind[JOB_CHECKINS] < (half ? half : 1))
+        return queue_pop(&f->q[JOB_CHECKINS]);
+    for (job_kind k = JOB_LOOKUP; k < JOB_KINDS; k++)
+        if (f->q[k].head)
+            return queue_pop(&f->q[k]);
+    return NULL;
+}
+
+static void pump(bts_flow *f)
+{
+    job *j;
+    while (!f->error && f->in_flight < (unsigned)f->w->cfg->erpnext.connections &&
+           (j = pick(f))) {
+        int r = job_send(f, j);
+        if (r < 0) {
+            flow_fail(f, r);
+            free(j);
+        }
+    }
+}
+
+/* --- units -------------------------------------------------------------------------- */
+
+static void unit_free(unit *u)
+{
+    bts_phase_free(&u->phase);
+    if (!u->borrowed)
+        bts_rows_clear(&u->rows);
+    free(u);
+}
+
+static int push(bts_flow *f, unit *u)
+{
+    if (f->tail)
+        f->tail->next = u;
+    else
+        f->head = u;
+    f->tail = u;
+    f->n_units++;
+    if (f->w->dry_run) {
+        for (size_t i = 0; i < u->rows.n; i++)
+            bts_writer_dry_print(f->w, &u->rows.items[i]);
+        u->stage = STAGE_DONE;
+        return 0;
+    }
+    if (!u->relink && u->rows.n > 0)
+        return add_job(f, u, JOB_LOOKUP, 0, 0, false);
+    return unit_advance(f, u);
+}
+
+int bts_flow_push_take(bts_flow *f, bts_rows *rows, int64_t page_no, int64_t mark)
+{
+    unit *u = calloc(1, sizeof(*u));
+    if (!u)
+        return flow_fail(f, BTS_ENOMEM);
+    u->rows = *rows;
+    memset(rows, 0, sizeof(*rows));
+    u->page_no = page_no;
+    u->mark = mark;
+    int r = push(f, u);
+    return r < 0 ? flow_fail(f, r) : 0;
+}
+
+/* Acknowledges the finished units at the head, in order. */
+static void retire(bts_flow *f)
+{
+    while (f->head && f->head->stage == STAGE_DONE) {
+        unit *u = f->head;
+        if (!(f->head = u->next))
+            f->tail = NULL;
+        f->n_units--;
+        int r = f->acked ? f->acked(f->ud, u->page_no, u->mark) : 0;
+        unit_free(u);
+        if (r < 0)
+            flow_fail(f, r);
+    }
+}
+
+/* --- the run -------------------------------------------------------------------------- */
+
+int bts_flow_new(bts_writer *w, bts_write_counts *counts, bts_flow_acked_fn acked, void *ud,
+                 bts_flow **ret)
+{
+    bts_flow *f = calloc(1, sizeof(*f));
+    if (!f)
+        return BTS_ENOMEM;
+    *f = (bts_flow){.w = w, .counts = counts, .acked = acked, .ud = ud};
+    w->error[0] = '\0';
+    *ret = f;
+    return 0;
+}
+
+void bts_flow_free(bts_flow *f)
+{
+    if (!f)
+        return;
+    for (job_kind k = JOB_LOOKUP; k < JOB_KINDS; k++) {
+        job *j;
+        while ((j = queue_pop(&f->q[k])))
+            free(j);
+    }
+    while (f->head) {
+        unit *u = f->head;
+        f->head = u->next;
+        unit_free(u);
+    }
+    free(f);
+}
+
+static void feed(bts_flow *f, bts_flow_reader *rd)
+{
+    if (rd && !rd->busy && !rd->done && !f->error && f->n_units < FLOW_MAX_UNITS &&
+        rd->next(rd) <= 0)
+        rd->done = true;
+}
+
+int bts_flow_run(bts_flow *f, bts_flow_reader *rd)
+{
+    for (;;) {
+        feed(f, rd);
+        pump(f);
+        retire(f);
+        if (f->in_flight == 0 && !(rd && rd->busy))
+            break; /* nothing on its way: all written, or an error stopped the flow */
+        if (bts_http_loop_run(f->w->loop, FLOW_WAIT_MS) == BTS_ESTOP) {
+            flow_fail(f, BTS_ESTOP);
+            bts_http_loop_cancel(f->w->loop); /* every owner hears it; nothing is left */
+            break;
+        }
+    }
+    if (!f->error && f->n_units > 0) { /* cannot happen: a unit with no job to wait for */
+        snprintf(f->w->error, sizeof(f->w->error), "internal error: %zu pages left unwritten",
+                 f->n_units);
+        flow_fail(f, BTS_EPROTO);
+    }
+    return f->error;
+}
+
+int bts_flow_write(bts_writer *w, bts_rows *rows, bool relink, bts_write_counts *counts)
+{
+    bts_flow *f;
+    unit *u = calloc(1, sizeof(*u));
+    int r = u ? bts_flow_new(w, counts, NULL, NULL, &f) : BTS_ENOMEM;
+    if (r < 0) {
+        free(u);
+        return r;
+    }
+    *u = (unit){.rows = *rows, .relink = relink, .borrowed = true};
+    if ((r = push(f, u)) < 0)
+        flow_fail(f, r);
+    r = bts_flow_run(f, NULL);
+    bts_flow_free(f);
+    return r;
+}
