@@ -1,21 +1,25 @@
-/* The write pipeline (see flow.h). What keeps ERPNext busy: HRMS names every checkin from
- * one naming series whose row lock serialises checkin inserts across workers, so checkin
- * batches go first and are kept coming (about half the connections), and lookups and
- * Device Log batches fill the workers the lock leaves idle. No barrier separates pages:
- * a connection that frees up takes the next job of whichever page has one. */
+/* The write pipeline (see flow.h). What bounds it: HRMS names every checkin from one naming
+ * series, whose tabSeries row lock is taken at the first checkin of a request and held to
+ * its commit, so checkin inserts run one at a time whatever the client does. One checkin
+ * batch in flight keeps that lock busy; a second would only wait for it inside ERPNext,
+ * holding a worker the lookups and Device Logs could use. Those fill the other
+ * connections. No barrier separates pages: a connection that frees up takes the next job
+ * of whichever page has one. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bts/flow.h"
 #include "bts/log.h"
 
-/* Pages held at once: about one whose Device Logs are written, one whose checkins are,
- * and the next two looked up and ready, so a freed connection always finds work. */
-#define FLOW_MAX_UNITS 4
+/* Pages held at once: one whose Device Logs are written, one whose checkins are, and the
+ * next, looked up, so the checkin that follows is ready when the lock frees. */
+#define FLOW_MAX_UNITS 3
 #define FLOW_WAIT_MS 1000
 
 typedef enum { STAGE_LOOKUP, STAGE_CHECKINS, STAGE_LOGS, STAGE_DONE } stage;
 typedef enum { JOB_LOOKUP, JOB_CHECKINS, JOB_LOGS, JOB_KINDS } job_kind;
+
+static const char *const kind_name[] = {"lookup", "checkins", "device logs"};
 
 typedef struct unit unit;
 struct unit {
@@ -189,21 +193,20 @@ static int job_send(bts_flow *f, job *j)
         return r;
     f->in_flight++;
     f->in_flight_kind[j->kind]++;
+    bts_debug("flow: sent %s of page %lld (%zu+%zu); in flight %u", kind_name[j->kind],
+              (long long)u->page_no, j->start, j->len, f->in_flight);
     return 0;
 }
 
-/* Checkins first while they hold fewer than half the connections (more would only wait
- * for the series lock inside ERPNext's workers); then lookups, which feed checkins; then
- * Device Logs; then checkins again rather than an idle connection. */
+/* One checkin batch at a time, sent first; then lookups, which feed checkins; then the
+ * Device Logs that let a page be acknowledged and the next one read. */
 static job *pick(bts_flow *f)
 {
-    unsigned half = (unsigned)f->w->cfg->erpnext.connections / 2;
-    if (f->q[JOB_CHECKINS].head && f->in_flight_kind[JOB_CHECKINS] < (half ? half : 1))
+    if (f->q[JOB_CHECKINS].head && f->in_flight_kind[JOB_CHECKINS] == 0)
         return queue_pop(&f->q[JOB_CHECKINS]);
-    for (job_kind k = JOB_LOOKUP; k < JOB_KINDS; k++)
-        if (f->q[k].head)
-            return queue_pop(&f->q[k]);
-    return NULL;
+    if (f->q[JOB_LOOKUP].head)
+        return queue_pop(&f->q[JOB_LOOKUP]);
+    return queue_pop(&f->q[JOB_LOGS]);
 }
 
 static void pump(bts_flow *f)

@@ -78,7 +78,7 @@ class World:
                         "api_secret_file": "erpnext.secret", "timezone": "UTC",
                         "batch_size": self.batch_size, "connections": self.connections},
             "sync": dict({"state_dir": os.path.join(self.tmp, "state")}, **sync),
-            "log": {"level": "warning"},
+            "log": {"level": os.environ.get("BENCH_LOG", "warning")},
         }
         path = os.path.join(self.tmp, "bench.conf")
         with open(path, "w") as f:

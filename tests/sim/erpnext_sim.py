@@ -37,8 +37,8 @@ Knobs (POST /__sim/config merges them; GET /__sim/config shows them)
                          the real site (timing.txt), slept while holding a worker slot, less
                          the time the simulator itself spent receiving the request
     serialize_series     with the frappe cost model, naming-series inserts (Employee
-                         Checkin) hold one site-wide lock like the tabSeries row lock
-                         (default true)
+                         Checkin) hold one site-wide lock like the tabSeries row lock: from
+                         the first document's naming to the commit (default true)
     workers              requests processed at once, like gunicorn sync workers (default 2)
     latency_ms           extra service time per request (default 0)
     max_body_bytes       request bodies above this get werkzeug's 413 HTML (default 25 MiB)
@@ -3140,6 +3140,7 @@ class Simulator:
         self.port = 0
         self.lock = threading.RLock()
         self.series_lock = threading.Lock()
+        self.held = threading.local()      # per request thread: when it held the series lock
         self.stop = threading.Event()
         self.gate = Gate(workers)
         self.db_name = "_" + secrets.token_hex(8)
@@ -3244,15 +3245,23 @@ class Simulator:
             self.stats["requests"][f"{req.method} {req.path}"] += 1
             self.stats["total_requests"] += 1
         fault = self._request_fault(req)
+        arrived = time.monotonic()
         self.gate.acquire()
+        started = time.monotonic()
         try:
             resp, docs = self._handle_in_slot(req, fault)
         finally:
             self.gate.release()
         with self.lock:
             self.stats["statuses"][str(resp.status)] += 1
+            # arrived/started/done (monotonic seconds) let a benchmark see queueing and idle
+            # workers; series_lock the seconds this request held the naming-series lock
             self.recent.append({"method": req.method, "path": req.path, "status": resp.status,
-                                "docs": docs, "fault": fault.kind if fault else None})
+                                "docs": docs, "fault": fault.kind if fault else None,
+                                "arrived": arrived, "started": started,
+                                "done": time.monotonic(),
+                                "series_lock": getattr(self.held, "series", None)})
+            self.held.series = None
         return resp
 
     def _request_fault(self, req):
@@ -3298,7 +3307,7 @@ class Simulator:
             ctx = Ctx(self, user, req.method, req.path, site_url, api)
             ctx.rejects = [f for f in self.faults if f.kind == "reject_doc" and f.matches(req)]
             route = self._route(ctx, req, form)
-            self._service(route.cost - req.overhead, route.series)
+            self._service(route.cost - req.overhead, route.locked)
             return self._run(ctx, req, route), ctx.docs_written
         except HtmlError as err:
             self._service(COSTS["refused"])
@@ -3338,17 +3347,20 @@ class Simulator:
             traceback.print_exc()
         return FrappeError(type(exc).__name__, str(exc), throw=False)
 
-    def _service(self, seconds, series=False):
-        """Sleep the simulated service time while holding the worker slot."""
+    def _service(self, seconds, locked=0.0):
+        """Sleep the simulated service time while holding the worker slot; the last `locked`
+        seconds of it also hold the naming-series lock."""
         latency = self.config.get("latency_ms") or 0
         if latency:
             self.stop.wait(latency / 1000.0)
         if self.config.get("cost_model") != "frappe" or seconds <= 0:
             return
-        if series and self.config.get("serialize_series"):
-            self.stop.wait(seconds * 0.25)
+        if locked > 0 and self.config.get("serialize_series"):
+            self.stop.wait(max(0.0, seconds - locked))
             with self.series_lock:
-                self.stop.wait(seconds * 0.75)
+                taken = time.monotonic()
+                self.stop.wait(min(locked, seconds))
+                self.held.series = [taken, time.monotonic()]
         else:
             self.stop.wait(seconds)
 
@@ -3505,8 +3517,8 @@ def parse_form(req):
 class Route:
     """A resolved endpoint: what to run, its traceback frames, cost, response key."""
 
-    def __init__(self, run, key="data", status=200, cost=0.0, series=False):
-        self.run, self.key, self.status, self.cost, self.series = run, key, status, cost, series
+    def __init__(self, run, key="data", status=200, cost=0.0, locked=0.0):
+        self.run, self.key, self.status, self.cost, self.locked = run, key, status, cost, locked
 
 
 def _is_series(meta):
@@ -3515,14 +3527,26 @@ def _is_series(meta):
 
 
 def _doc_cost(sim, doctype, count=None):
-    """Service time for inserting `count` docs of `doctype` (None = a single POST)."""
+    """(service time, seconds of it under the naming-series lock) for inserting `count` docs
+    of `doctype` (None = a single POST).
+
+    Document.insert() names a document (set_new_name -> getseries: SELECT ... FOR UPDATE on
+    the tabSeries row, naming.py:381-396) after its defaults, link checks and before_insert,
+    and before validate (HRMS: active employee, duplicate, shift), db_insert, on_update; the
+    row lock lasts until the request commits. So a request holds the lock from a quarter
+    into its first document to the end, and insert_many's later documents run wholly under
+    it (frappe-api.md §7.1, §9: concurrent inserts serialize)."""
     meta = sim.store.meta(doctype) if isinstance(doctype, str) else None
     checkin = doctype == CHECKIN
-    if count is None:
-        return COSTS["checkin_single" if checkin else "doc_single"], _is_series(meta)
     base = COSTS["checkin_batch_base" if checkin else "doc_batch_base"]
-    per = COSTS["checkin_per_doc" if checkin else "doc_per_doc"]
-    return base + per * count, _is_series(meta)
+    if count is None:
+        cost = COSTS["checkin_single" if checkin else "doc_single"]
+        first = cost - base
+    else:
+        per = COSTS["checkin_per_doc" if checkin else "doc_per_doc"]
+        cost, first = base + per * count, per
+    locked = cost - base - 0.25 * first if _is_series(meta) else 0.0
+    return cost, max(0.0, locked)
 
 
 def route_method(sim, ctx, req, form, cmd, api):
@@ -3539,16 +3563,16 @@ def route_method(sim, ctx, req, form, cmd, api):
         err.absolute = True
         raise err
     ctx.prefix = head + ["exec_call"] + RPC if api == "v1" else ["app", "api", "v2_rpc"] + RPC
-    cost, series = _method_cost(sim, spec, form)
+    cost, locked = _method_cost(sim, spec, form)
     return Route(lambda: spec.handler(sim, ctx, form), key="message" if api == "v1" else "data",
-                 cost=cost, series=series)
+                 cost=cost, locked=locked)
 
 
 def _method_cost(sim, spec, form):
     if spec.cost == "insert_checkin":
         return _doc_cost(sim, CHECKIN)
     if spec.cost == "list":
-        return COSTS["list"], False
+        return COSTS["list"], 0.0
     if spec.cost == "insert_many":
         docs = form.get("docs")
         if isinstance(docs, str):
@@ -3563,7 +3587,7 @@ def _method_cost(sim, spec, form):
         doc = form.get("doc")
         doctype = doc.get("doctype") if isinstance(doc, dict) else None
         return _doc_cost(sim, doctype)
-    return COSTS["other"], False
+    return COSTS["other"], 0.0
 
 
 def route_resource(sim, ctx, req, form, doctype, name):
@@ -3576,8 +3600,8 @@ def route_resource(sim, ctx, req, form, doctype, name):
     if name is None and m == "POST":
         ctx.prefix = ["app", "api", "v1_create"]
         data = request_form_data(req, form)
-        cost, series = _doc_cost(sim, doctype)
-        return Route(lambda: create_document(sim, ctx, doctype, data), cost=cost, series=series)
+        cost, locked = _doc_cost(sim, doctype)
+        return Route(lambda: create_document(sim, ctx, doctype, data), cost=cost, locked=locked)
     if name is not None and m == "GET":
         ctx.prefix = ["app", "api"]
         return Route(lambda: read_document(sim, ctx, doctype, name), cost=COSTS["other"])
@@ -3608,9 +3632,9 @@ def route_v2(sim, ctx, req, form, path):
         if name is None and m == "POST":
             ctx.prefix = ["app", "api", "v2_create"]
             data = form if req.mimetype.endswith("json") else request_form_data(req, form)
-            cost, series = _doc_cost(sim, doctype)
+            cost, locked = _doc_cost(sim, doctype)
             return Route(lambda: create_document(sim, ctx, doctype, data), cost=cost,
-                         series=series)
+                         locked=locked)
         if name is not None:
             ctx.prefix = ["app", "api"]
             if m == "GET":
