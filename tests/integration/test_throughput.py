@@ -2,9 +2,16 @@
 the cost of an idle poll, the employee map kept between cycles. Speed figures live in
 tests/bench."""
 
+import os
+import subprocess
 import time
 
-from harness import EXIT_OK, SyncTest, main
+from harness import BINARY, EXIT_OK, UNDER_WRAPPER, SyncTest, main
+
+
+def overlaps(a, b, start="arrived"):
+    """Two request records of the simulators were being answered at the same time."""
+    return a[start] < b["done"] and b[start] < a["done"]
 
 
 class AdaptiveBatches(SyncTest):
@@ -42,6 +49,99 @@ class IdlePoll(SyncTest):
         self.assertGreaterEqual(polls, 3)
         self.assertLessEqual((erp1 - erp0 + polls) / polls, 2.0)
         self.assertEqual(erp1 - erp0, 0, "ERPNext asked during idle polls (employee map?)")
+
+
+class Pipeline(SyncTest):
+    """How writes travel: against the ERPNext simulator's cost model (2 workers, HRMS's
+    naming-series lock held from a checkin request's first naming to its commit)."""
+
+    def setUp(self):
+        super().setUp()
+        self.config_path = self.write_config(biotime={"page_size": 100},
+                                             erpnext={"batch_size": 50, "connections": 3})
+        self.erp.config(cost_model="frappe")
+
+    def timelines(self):
+        erp = self.erp.get("/__sim/requests")["requests"]
+        pages = [r for r in self.bt.get("/__sim/stats")["timeline"]
+                 if r["path"].startswith("/iclock/api/transactions/")]
+        batches = [r for r in erp if r["path"].endswith("frappe.client.insert_many")]
+        checkins = [r for r in batches if r["series_lock"]]
+        logs = [r for r in batches if not r["series_lock"]]
+        return pages, checkins, logs
+
+    def test_the_next_page_is_read_while_erpnext_writes_the_ones_before(self):
+        self.bt.config(row_latency_us=300)  # a page of 100 takes 30 ms to come
+        self.generate(800)
+        self.once()
+        self.assert_exactly_once()
+        pages, checkins, logs = self.timelines()
+        first_write = min(r["arrived"] for r in checkins + logs)
+        later = [p for p in pages if p["arrived"] > first_write]
+        during = [p for p in later if any(overlaps(p, w) for w in checkins + logs)]
+        self.assertGreaterEqual(len(later), 5)
+        self.assertGreaterEqual(len(during), len(later) // 2,
+                                "pages read while nothing was being written")
+
+    def test_one_checkin_batch_at_a_time_while_device_logs_use_the_other_workers(self):
+        self.generate(600)
+        self.once()
+        self.assert_exactly_once()
+        pages, checkins, logs = self.timelines()
+        self.assertGreaterEqual(len(checkins), 10)
+        for i, a in enumerate(checkins):
+            for b in checkins[i + 1:]:
+                self.assertFalse(overlaps(a, b), "two checkin batches in flight at once: "
+                                 "the second only waits for the series lock in a worker")
+        parallel = [d for d in logs if any(overlaps(d, c, "started") for c in checkins)]
+        self.assertGreaterEqual(len(parallel), len(logs) // 2,
+                                "Device Logs were not written while checkins were")
+
+
+def peak_rss_kib(cmd, env):
+    """Runs cmd to completion, sampling its VmHWM (peak resident set) from /proc."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open("/proc/%d/status" % p.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return p.returncode, peak
+
+
+def instrumented():
+    """A sanitizer build keeps freed memory in quarantine: its RSS grows with the work."""
+    with open(BINARY, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+class BoundedMemory(SyncTest):
+    def test_peak_memory_does_not_grow_with_the_backlog(self):
+        if UNDER_WRAPPER or instrumented():
+            self.skipTest("memory of an instrumented daemon says nothing about ours")
+        self.config_path = self.write_config(biotime={"page_size": 200},
+                                             erpnext={"batch_size": 100, "connections": 4})
+        env = dict(os.environ, BTS_LOG_FORCE_STDERR="1")
+        peaks = []
+        for count in (2000, 30000):
+            self.bt.post("/__sim/reset", {})
+            self.erp.post("/__sim/reset", {})
+            self.add_employees(self.employees)
+            self.generate(count)
+            if os.path.exists(os.path.join(self.state_dir, "state.json")):
+                os.remove(os.path.join(self.state_dir, "state.json"))
+            rc, peak = peak_rss_kib(self.command(["--once"]), env)
+            self.assertEqual(rc, EXIT_OK)
+            self.assertEqual(len(self.device_logs()), count)
+            peaks.append(peak)
+        # holding the backlog would cost tens of MiB for 28,000 more punches
+        self.assertLess(peaks[1] - peaks[0], 2048, "peak RSS %s KiB grew with the backlog"
+                        % peaks)
 
 
 if __name__ == "__main__":

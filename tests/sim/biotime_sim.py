@@ -808,6 +808,7 @@ class Sim:
             self.counters = collections.Counter()
             self.auth_kinds = collections.deque(maxlen=100)
             self.queries = collections.deque(maxlen=200)
+            self.timeline = collections.deque(maxlen=1000)
 
     def stats(self) -> dict:
         return {
@@ -822,6 +823,7 @@ class Sim:
             "next_id": self.store.next_id,
             "last_auth_header_kinds": list(self.auth_kinds),
             "last_queries": list(self.queries),
+            "timeline": list(self.timeline),
         }
 
     # ---- config
@@ -1140,6 +1142,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/__sim/"):
             self._send(self._control(path, body))
             return
+        arrived = time.monotonic()
         try:
             answer = self._api(path, query, body)
         except Exception:  # a simulator bug: answer like Django with DEBUG off
@@ -1151,6 +1154,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(answer)
         else:
             self.close_connection = True
+        with self.sim.lock:
+            # monotonic seconds, comparable with the ERPNext simulator's: shows what overlapped
+            self.sim.timeline.append({"method": self.command, "path": path, "query": query,
+                                      "arrived": arrived, "done": time.monotonic()})
 
     def _read_body(self) -> bytes:
         """Content-Length or chunked request bodies (always drained: keep-alive)."""
