@@ -71,6 +71,7 @@ static void take(live_reader *lr, bts_page *page, int64_t page_no)
         lr->taken = rows.max_id;
     lr->page_no = page_no;
     lr->has_next = page->has_next;
+    bts_page_clear(page); /* mapped: the parsed page is not needed while it is written */
     bts_flow_push_take(lr->flow, &rows, page_no, lr->taken);
 }
 

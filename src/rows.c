@@ -40,14 +40,14 @@ static void printable(const cJSON *row, const char *key, char *out, size_t n)
 static int keep_unusable(const bts_rows_filter *f, bts_item *it, const cJSON *row, int64_t id,
                          const char *why)
 {
-    memset(it, 0, sizeof(*it));
+    bts_item_clear(it); /* what a parse or a mapping left */
     it->txn.id = id;
     printable(row, "emp_code", it->txn.emp_code, sizeof(it->txn.emp_code));
     printable(row, "terminal_sn", it->txn.terminal_sn, sizeof(it->txn.terminal_sn));
     if (!(it->txn.raw = cJSON_PrintUnformatted(row)))
         return BTS_ENOMEM;
     it->verdict = BTS_MAP_UNMAPPED;
-    snprintf(it->park_reason, sizeof(it->park_reason), "unusable BioTime row: %.270s", why);
+    bts_item_park(it, "unusable BioTime row: %.270s", why);
     bts_log(LOG_WARNING, "BioTime transactions page %lld: transaction %lld is unusable (%s); "
             "keeping it as a Device Log with synced = 0", (long long)f->page_no, (long long)id,
             why);
@@ -57,13 +57,12 @@ static int keep_unusable(const bts_rows_filter *f, bts_item *it, const cJSON *ro
 static void set_park_reason(const bts_config *cfg, bts_item *it)
 {
     if (it->verdict == BTS_MAP_UNMAPPED)
-        snprintf(it->park_reason, sizeof(it->park_reason), "no Employee has %s = %s",
-                 cfg->erpnext.employee_field, it->txn.emp_code);
+        bts_item_park(it, "no Employee has %s = %s", cfg->erpnext.employee_field,
+                      it->txn.emp_code);
     else if (it->verdict == BTS_MAP_INACTIVE)
-        snprintf(it->park_reason, sizeof(it->park_reason), "Employee %s is not Active",
-                 it->employee);
+        bts_item_park(it, "Employee %s is not Active", it->employee);
     else if (it->verdict == BTS_MAP_NO_CHECKINS)
-        snprintf(it->park_reason, sizeof(it->park_reason), "erpnext.create_checkins is off");
+        bts_item_park(it, "erpnext.create_checkins is off");
 }
 
 static bool outside_range(const bts_rows_filter *f, const bts_txn *t)
@@ -80,10 +79,8 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
     const bts_employee *emp = NULL;
     if (bts_txn_parse(row, &it->txn, err, sizeof(err)) < 0)
         return keep_unusable(f, it, row, id, err) < 0 ? BTS_ENOMEM : 1;
-    if (!utf8_valid(it->txn.emp_code)) {
-        bts_txn_clear(&it->txn);
+    if (!utf8_valid(it->txn.emp_code))
         return keep_unusable(f, it, row, id, "emp_code is not valid UTF-8") < 0 ? BTS_ENOMEM : 1;
-    }
     const char *start = f->cfg->sync.start_date;
     if (!bts_config_terminal_selected(f->cfg, it->txn.terminal_sn) ||
         (*start && strncmp(it->txn.punch_time, start, 10) < 0)) {

@@ -1,6 +1,7 @@
 /* What is written to ERPNext for mapped transactions (DESIGN.md §2): checkin first, then
  * the Device Log that names it, so a crash between the two is repaired by the duplicate
  * rule. flow.c decides when each batch travels; this file builds them and reads answers. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "bts/writer.h"
 
 #define MAX_REUSE_ROUNDS 8 /* "<id>-r1", "-r2"...: more means something else is wrong */
+#define PARK_REASON_MAX 300
 
 void bts_item_clear(bts_item *it)
 {
@@ -16,7 +18,30 @@ void bts_item_clear(bts_item *it)
         return;
     bts_txn_clear(&it->txn);
     cJSON_Delete(it->checkin);
+    free(it->park_reason);
     memset(it, 0, sizeof(*it));
+}
+
+void bts_item_park(bts_item *it, const char *fmt, ...)
+{
+    char reason[PARK_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    free(it->park_reason);
+    it->park_reason = strdup(reason); /* only the explanation is lost without memory */
+}
+
+/* "<id>" or "<biotime.name>-<id>", and "-r<n>" when BioTime reused the id. */
+static void device_log_name(const bts_writer *w, const bts_item *it, char *out, size_t n)
+{
+    char base[140];
+    bts_map_device_log_id(w->cfg->biotime.name, it->txn.id, base, sizeof(base));
+    if (it->reuse == 0)
+        bts_strlcpy(out, base, n);
+    else
+        snprintf(out, n, "%s-r%u", base, (unsigned)it->reuse);
 }
 
 static const char *str_of(const cJSON *doc, const char *key)
@@ -117,24 +142,17 @@ static bool same_punch(const cJSON *row, const bts_item *it)
     return strcmp(str_of(row, "punch_time"), t) == 0 && strcmp(str_of(row, "emp_code"), code) == 0;
 }
 
-static void name_device_log(const bts_writer *w, bts_item *it, unsigned round)
-{
-    char base[140];
-    bts_map_device_log_id(w->cfg->biotime.name, it->txn.id, base, sizeof(base));
-    if (round == 0)
-        bts_strlcpy(it->device_log_name, base, sizeof(it->device_log_name));
-    else
-        snprintf(it->device_log_name, sizeof(it->device_log_name), "%s-r%u", base, round);
-}
-
-static cJSON *names_of(bts_item *const *items, size_t n)
+static cJSON *names_of(const bts_writer *w, bts_item *const *items, size_t n)
 {
     cJSON *names = cJSON_CreateArray();
-    for (size_t i = 0; names && i < n; i++)
-        if (!cJSON_AddItemToArray(names, cJSON_CreateString(items[i]->device_log_name))) {
+    for (size_t i = 0; names && i < n; i++) {
+        char name[160];
+        device_log_name(w, items[i], name, sizeof(name));
+        if (!cJSON_AddItemToArray(names, cJSON_CreateString(name))) {
             cJSON_Delete(names);
             return NULL;
         }
+    }
     return names;
 }
 
@@ -145,15 +163,17 @@ static size_t settle_lookup(bts_writer *w, bts_item **pending, size_t n, unsigne
 {
     size_t again = 0;
     for (size_t i = 0; i < n; i++) {
-        const cJSON *row = find_row(rows, pending[i]->device_log_name);
+        char name[160];
+        device_log_name(w, pending[i], name, sizeof(name));
+        const cJSON *row = find_row(rows, name);
         if (row && same_punch(row, pending[i])) {
             pending[i]->done_before = true;
             c->device_log_duplicates++;
         } else if (row) {
             bts_warn("Device Log %s already holds another punch (BioTime ids were reused): "
-                     "writing BioTime transaction %lld as %s-r%u", pending[i]->device_log_name,
-                     (long long)pending[i]->txn.id, pending[i]->device_log_name, round + 1);
-            name_device_log(w, pending[i], round + 1);
+                     "writing BioTime transaction %lld as %s-r%u", name,
+                     (long long)pending[i]->txn.id, name, round + 1);
+            pending[i]->reuse = (uint8_t)(round + 1);
             pending[again++] = pending[i];
         }
     }
@@ -164,7 +184,7 @@ static size_t settle_lookup(bts_writer *w, bts_item **pending, size_t n, unsigne
 static int lookup_reused(bts_writer *w, bts_item **pending, size_t n, bts_write_counts *c)
 {
     for (unsigned round = 1; n > 0; round++) {
-        cJSON *names = names_of(pending, n), *rows = NULL;
+        cJSON *names = names_of(w, pending, n), *rows = NULL;
         bts_frappe_error err = {0};
         if (round >= MAX_REUSE_ROUNDS) {
             cJSON_Delete(names);
@@ -185,13 +205,12 @@ static int lookup_reused(bts_writer *w, bts_item **pending, size_t n, bts_write_
 int bts_writer_lookup_start(bts_writer *w, bts_item *items, size_t n, bts_erpnext_done_fn fn,
                             void *ud)
 {
-    cJSON *names = cJSON_CreateArray(), *fields = NULL, *filters = NULL;
-    int r = names ? 0 : BTS_ENOMEM;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        name_device_log(w, &items[i], 0);
-        if (!cJSON_AddItemToArray(names, cJSON_CreateString(items[i].device_log_name)))
-            r = BTS_ENOMEM;
-    }
+    bts_item **all = calloc(n ? n : 1, sizeof(*all));
+    cJSON *names = NULL, *fields = NULL, *filters = NULL;
+    for (size_t i = 0; all && i < n; i++)
+        all[i] = &items[i];
+    int r = all && (names = names_of(w, all, n)) ? 0 : BTS_ENOMEM;
+    free(all);
     if (r == 0 && (r = names_query(lookup_fields, names, &fields, &filters)) == 0)
         r = bts_erpnext_get_list_start(w->erp, w->loop, w->cfg->erpnext.device_log_doctype,
                                        fields, filters, 0, fn, ud);
@@ -279,8 +298,6 @@ static int find_existing_checkin(bts_writer *w, const cJSON *doc, char *out, siz
     return r;
 }
 
-#define park(it, fmt, detail) \
-    snprintf((it)->park_reason, sizeof((it)->park_reason), fmt, (detail))
 
 static int checkin_refused(bts_writer *w, bts_item *it, const bts_frappe_error *err)
 {
@@ -296,17 +313,18 @@ static int checkin_refused(bts_writer *w, bts_item *it, const bts_frappe_error *
         if (find_existing_checkin(w, it->checkin, it->checkin_name, sizeof(it->checkin_name)) == 0)
             return 0;
         it->checkin_existed = false;
-        park(it, "ERPNext says the checkin exists but it could not be found: %.200s", line);
+        bts_item_park(it, "ERPNext says the checkin exists but it could not be found: %.200s",
+                      line);
         return 0;
     case BTS_FE_GEOLOCATION:
-        park(it, "%.150s (turn off HR Settings > Allow Geolocation Tracking, or the checkins "
-                 "cannot be created from a terminal)", line);
+        bts_item_park(it, "%.150s (turn off HR Settings > Allow Geolocation Tracking, or the "
+                      "checkins cannot be created from a terminal)", line);
         return 0;
     case BTS_FE_INACTIVE:
-        park(it, "employee is not active: %.250s", line);
+        bts_item_park(it, "employee is not active: %.250s", line);
         return 0;
     default:
-        park(it, "ERPNext refused the checkin: %.250s", line);
+        bts_item_park(it, "ERPNext refused the checkin: %.250s", line);
         return 0;
     }
 }
@@ -367,7 +385,7 @@ void bts_writer_checkins_done(bts_item *items, size_t n, bts_write_counts *c)
             continue;
         else if (items[i].checkin_existed)
             c->checkin_duplicates++;
-        else if (*items[i].park_reason)
+        else if (items[i].park_reason)
             log_item(LOG_WARNING, &items[i], "parked", items[i].park_reason);
 }
 
@@ -375,11 +393,12 @@ void bts_writer_checkins_done(bts_item *items, size_t n, bts_write_counts *c)
 
 static cJSON *device_log_doc(bts_writer *w, bts_item *it)
 {
+    char name[160];
     cJSON *doc = bts_map_device_log(w->cfg, &it->txn, *it->checkin_name ? it->checkin_name : NULL,
                                     *it->employee ? it->employee : NULL);
-    if (doc && (!cJSON_ReplaceItemInObjectCaseSensitive(doc, "id",
-                                                        cJSON_CreateString(it->device_log_name)) ||
-                (*it->park_reason && !cJSON_AddStringToObject(doc, "sync_error", it->park_reason)))) {
+    device_log_name(w, it, name, sizeof(name));
+    if (doc && (!cJSON_ReplaceItemInObjectCaseSensitive(doc, "id", cJSON_CreateString(name)) ||
+                (it->park_reason && !cJSON_AddStringToObject(doc, "sync_error", it->park_reason)))) {
         cJSON_Delete(doc);
         return NULL;
     }
@@ -427,13 +446,14 @@ static void ascii_only(char *s)
 static cJSON *minimal_device_log(const bts_writer *w, const bts_item *it, const char *why)
 {
     static const char *const keep[] = {"emp_code", "terminal_sn", "punch_state"};
-    char text[BTS_TXN_FIELD_MAX + 1], reason[700];
+    char text[BTS_TXN_FIELD_MAX + 1], reason[700], name[160];
     struct tm tm;
     cJSON *doc = cJSON_CreateObject();
     if (!doc)
         return NULL;
+    device_log_name(w, it, name, sizeof(name));
     cJSON_AddStringToObject(doc, "doctype", w->cfg->erpnext.device_log_doctype);
-    cJSON_AddStringToObject(doc, "id", it->device_log_name);
+    cJSON_AddStringToObject(doc, "id", name);
     for (size_t i = 0; i < BTS_ARRAY_SIZE(keep); i++) {
         raw_text(it, keep[i], text, sizeof(text));
         ascii_only(text);
@@ -445,7 +465,7 @@ static cJSON *minimal_device_log(const bts_writer *w, const bts_item *it, const 
     cJSON_AddStringToObject(doc, "employee_check_in", it->checkin_name);
     cJSON_AddStringToObject(doc, "employee_id_on_system", it->employee);
     snprintf(reason, sizeof(reason), "ERPNext refused the full record (%.200s); %.150s; raw: "
-             "%.300s", why, *it->park_reason ? it->park_reason : "checkin written",
+             "%.300s", why, it->park_reason ? it->park_reason : "checkin written",
              it->txn.raw ? it->txn.raw : "");
     ascii_only(reason);
     cJSON_AddStringToObject(doc, "sync_error", reason);
@@ -457,8 +477,10 @@ static int device_log_refused(bts_writer *w, bts_item *it, const bts_frappe_erro
     char line[600];
     bts_frappe_error again;
     if (err->cls == BTS_FE_DUPLICATE_ENTRY) {
+        char name[160];
+        device_log_name(w, it, name, sizeof(name));
         it->device_log_existed = true;
-        return *it->checkin_name ? link_existing(w, it, it->device_log_name) : 0;
+        return *it->checkin_name ? link_existing(w, it, name) : 0;
     }
     bts_frappe_error_format(err, line, sizeof(line));
     cJSON *minimal = minimal_device_log(w, it, line);
@@ -575,5 +597,6 @@ void bts_writer_dry_print(bts_writer *w, const bts_item *it)
                 str_of(c, "log_type"), str_of(c, "device_id"));
     else
         fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> Device Log synced=0 (%s)\n",
-                (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, it->park_reason);
+                (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time,
+                it->park_reason ? it->park_reason : "");
 }

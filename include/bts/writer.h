@@ -12,10 +12,10 @@ typedef struct {
     bts_txn txn;
     bts_map_verdict verdict;
     cJSON *checkin;              /* Employee Checkin to write, or NULL */
+    char *park_reason;           /* why there is no checkin (NULL when there is one); owned */
     char employee[141];          /* Employee name when mapped */
     char checkin_name[141];      /* set once the checkin exists */
-    char device_log_name[160];   /* "<id>", "<name>-<id>", "-r<n>" added if the id was reused */
-    char park_reason[300];       /* why there is no checkin ("" when there is one) */
+    uint8_t reuse;               /* n > 0: BioTime reused the id; its Device Log is "...-r<n>" */
     bool checkin_existed;        /* ERPNext already had it (duplicate rule) */
     bool device_log_existed;
     bool rejected;               /* ERPNext refused even the Device Log */
@@ -43,6 +43,8 @@ typedef struct {
 } bts_writer;
 
 void bts_item_clear(bts_item *it);
+/* Says why the item gets no checkin (printf-style; replaces an earlier reason). */
+void bts_item_park(bts_item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One kind of document for a set of items, written in batches: items[i] gets the document
  * phase->doc builds for it. */

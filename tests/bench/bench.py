@@ -2,15 +2,18 @@
 """Throughput and footprint of biotime-syncd against the simulators (issue 6).
 
 One command runs, in the same invocation:
-  1. a backfill of N punches with the ERPNext simulator's cost model taken from the real
-     site's timing.txt (per-request service time, W gunicorn workers, the naming-series
-     lock), measuring records/s, HTTP requests per record, peak RSS and CPU seconds of the
-     daemon;
-  2. the same for a naive baseline (one request per record, sequential: a single checkin
-     insert and a single Device Log insert per punch), on a sample of the punches;
-  3. an idle poll: requests and CPU per cycle when BioTime has nothing new;
-  4. peak RSS of a large backfill without the cost model (memory must not grow with the
-     backlog).
+  1. a first sync of N punches with the ERPNext simulator's cost model taken from the real
+     site's timing.txt (per-request service time, W gunicorn workers, HRMS's naming-series
+     lock held from a checkin request's first naming to its commit), measuring records/s,
+     HTTP requests per record, peak RSS and CPU seconds of the daemon, and how busy the
+     series lock was: its hold time per checkin bounds what any client can reach;
+  2. the same with a slow BioTime (pages read while ERPNext writes should cost nothing);
+  3. a naive baseline (one request per record, sequential: a single checkin insert and a
+     single Device Log insert per punch), on a sample of the punches;
+  4. an idle poll: requests and CPU per cycle when BioTime has nothing new;
+  5. peak RSS of a small and a large sync without the cost model (memory must not grow with
+     the backlog), beside the floor of the daemon's libraries (a program that only makes
+     one request with libcurl).
 It prints figures and asserts nothing about speed.
 
     python3 tests/bench/bench.py [--binary build/biotime-syncd] [--punches 5000]
@@ -46,7 +49,7 @@ def http(url, body=None, method=None, headers=None):
 class World:
     """Both simulators, employees, punches and a config in a temporary directory."""
 
-    def __init__(self, workers, cost_model, punches):
+    def __init__(self, workers, cost_model, punches, biotime_row_us=0):
         self.tmp = tempfile.mkdtemp(prefix="bts-bench-")
         self.bt = Sim("biotime", "biotime_sim.py", ["--users", "%s:%s" % (BT_USER, BT_PASSWORD)],
                       self.tmp)
@@ -56,6 +59,8 @@ class World:
         emps = [{"name": "HR-EMP-%05d" % i, "employee_name": "E%d" % i,
                  "attendance_device_id": str(1000 + i), "status": "Active"} for i in range(1, 21)]
         self.erp.post("/__sim/employees", {"employees": emps})
+        if biotime_row_us:
+            self.bt.post("/__sim/config", {"row_latency_us": biotime_row_us})
         self.bt.post("/__sim/generate", {
             "count": punches, "emp_codes": [str(1001 + i) for i in range(20)],
             "terminals": ["CQUJ000001", "CQUJ000002", "BOCK000003"],
@@ -135,16 +140,29 @@ def run_measured(cmd):
     return wall, usage.ru_utime + usage.ru_stime, peak_rss, peak_private
 
 
-def bench_daemon(binary, workers, punches):
-    w = World(workers, "frappe", punches)
+def series_lock(requests, checkins):
+    """(share of the run the naming-series lock was held, records/s the lock allows any
+    client: checkins per second of lock hold time)."""
+    held = [r["series_lock"] for r in requests if r.get("series_lock")]
+    if not held:
+        return 0.0, 0.0
+    busy = sum(b - a for a, b in held)
+    span = max(b for _, b in held) - min(a for a, _ in held)
+    return busy / span, checkins / busy
+
+
+def bench_daemon(binary, workers, punches, biotime_row_us=0):
+    w = World(workers, "frappe", punches, biotime_row_us)
     try:
         cfg = w.config()
         wall, cpu, rss, private = run_measured([binary, "-c", cfg, "--once"])
         erp, bt = w.requests()
         docs = w.erp.get("/__sim/stats")["docs"]
         assert docs.get("Employee Checkin") == punches, docs
+        busy, bound = series_lock(w.erp.get("/__sim/requests")["requests"], punches)
         return {"records": punches, "seconds": wall, "rate": punches / wall,
-                "requests_per_record": (erp + bt) / punches, "cpu": cpu, "rss_kib": rss}
+                "requests_per_record": (erp + bt) / punches, "cpu": cpu, "rss_kib": rss,
+                "lock_busy": busy, "bound": bound}
     finally:
         w.close()
 
@@ -217,6 +235,49 @@ def bench_memory(binary, punches):
         w.close()
 
 
+def library_floor_kib(binary):
+    """Peak RSS of a program that only makes one request with the daemon's libraries."""
+    floor = os.path.join(os.path.dirname(os.path.abspath(binary)), "tests", "bench_curl_floor")
+    if not os.access(floor, os.X_OK):
+        return 0
+    w = World(2, "none", 0)
+    try:
+        out = subprocess.run([floor, w.erp.url + "/api/method/ping"], capture_output=True,
+                             text=True).stdout
+        return int(out.split()[1]) if out.startswith("VmHWM:") else 0
+    finally:
+        w.close()
+
+
+def print_throughput(d, slow, b, row_us):
+    print("biotime-syncd:  %6d records in %6.1f s = %6.1f records/s, %.4f requests/record, "
+          "peak RSS %.1f MiB, CPU %.2f s" % (d["records"], d["seconds"], d["rate"],
+                                             d["requests_per_record"], d["rss_kib"] / 1024,
+                                             d["cpu"]))
+    print("  with a slow BioTime (%d ms per page of 200): %.1f records/s"
+          % (row_us * 200 / 1000, slow["rate"]))
+    print("naive baseline: %6d records in %6.1f s = %6.1f records/s, %.4f requests/record"
+          % (b["records"], b["seconds"], b["rate"], b["requests_per_record"]))
+    print("ratio: %.1fx the baseline's records/s" % (d["rate"] / b["rate"]))
+    print("HRMS's naming-series lock: held %.1f%% of the run. Checkin inserts run one at a "
+          "time under it, so no client can write more than %.1f checkins/s to this site "
+          "(%.1fx the baseline, with any number of connections or workers); biotime-syncd "
+          "reaches %.1f%% of that" % (100 * d["lock_busy"], d["bound"], d["bound"] / b["rate"],
+                                      100 * d["rate"] / d["bound"]))
+
+
+def print_memory(small, big, floor):
+    print("memory: peak RSS %.1f MiB for %d records, %.1f MiB for %d (private, not shared "
+          "libraries: %.1f and %.1f MiB); CPU %.1f s for %d records"
+          % (small["rss_kib"] / 1024, small["records"], big["rss_kib"] / 1024, big["records"],
+             small["private_kib"] / 1024, big["private_kib"] / 1024, big["cpu"],
+             big["records"]))
+    if floor:
+        print("  floor: a program that only makes one request with the same libraries peaks "
+              "at %.1f MiB; biotime-syncd adds %.1f MiB to it"
+              % (floor / 1024, (big["rss_kib"] - floor) / 1024))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "biotime-syncd"))
@@ -224,29 +285,26 @@ def main():
     ap.add_argument("--baseline-sample", type=int, default=300)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--big", type=int, default=200000)
+    ap.add_argument("--small", type=int, default=5000)
+    ap.add_argument("--biotime-row-us", type=int, default=1500,
+                    help="BioTime's time per row of a page in the slow-BioTime run")
     ap.add_argument("--idle-seconds", type=int, default=10)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: proves the bench runs")
     a = ap.parse_args()
     if a.smoke:
-        a.punches, a.baseline_sample, a.big, a.idle_seconds = min(a.punches, 400), 40, 2000, 3
+        a.punches, a.baseline_sample, a.big, a.small, a.idle_seconds = (
+            min(a.punches, 400), 40, 2000, 500, 3)
     print("machine: %s, %d cores; ERPNext simulator: frappe cost model, %d workers"
           % (os.uname().machine, os.cpu_count(), a.workers))
     d = bench_daemon(a.binary, a.workers, a.punches)
+    slow = bench_daemon(a.binary, a.workers, a.punches, a.biotime_row_us)
     b = bench_baseline(a.workers, a.punches, min(a.baseline_sample, a.punches))
-    print("biotime-syncd: %6d records in %6.1f s = %7.1f records/s, %.4f requests/record, "
-          "peak RSS %.1f MiB, CPU %.2f s" % (d["records"], d["seconds"], d["rate"],
-                                              d["requests_per_record"], d["rss_kib"] / 1024,
-                                              d["cpu"]))
-    print("naive baseline: %5d records in %6.1f s = %7.1f records/s, %.4f requests/record"
-          % (b["records"], b["seconds"], b["rate"], b["requests_per_record"]))
-    print("ratio: %.1fx the baseline's records/s" % (d["rate"] / b["rate"]))
+    print_throughput(d, slow, b, a.biotime_row_us)
     i = bench_idle(a.binary, a.idle_seconds)
     print("idle poll: %.2f requests and %.2f ms CPU per poll (%d polls)"
           % (i["requests_per_poll"], i["cpu_ms_per_poll"], i["cycles"]))
-    m = bench_memory(a.binary, a.big)
-    print("large backfill (no cost model): %d records in %.1f s, peak RSS %.1f MiB (of which "
-          "private, not shared libraries: %.1f MiB), CPU %.1f s"
-          % (m["records"], m["seconds"], m["rss_kib"] / 1024, m["private_kib"] / 1024, m["cpu"]))
+    print_memory(bench_memory(a.binary, a.small), bench_memory(a.binary, a.big),
+                 library_floor_kib(a.binary))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,26 @@ class AdaptiveBatches(SyncTest):
         self.assertIn("using batches of 20", err)
         self.assert_exactly_once()
 
+    def test_a_refused_batch_is_bisected_to_its_refused_record_not_sent_one_by_one(self):
+        self.config_path = self.write_config(biotime={"page_size": 100},
+                                             erpnext={"batch_size": 64})
+        self.add_punches([{"emp_code": "1005" if i == 40 else "1001",
+                           "punch_time": "2026-11-02 %02d:%02d:00" % (6 + i // 60, i % 60)}
+                          for i in range(65)])
+        self.erp.config(faults=[{"path": "/api/", "kind": "reject_doc", "count": -1,
+                                 "match": {"employee": "HR-EMP-00005"},
+                                 "message": "Shift assignment is locked for this employee"}])
+        self.once()
+        [refused] = [l for l in self.device_logs() if l["emp_code"] == "1005"]
+        self.assertIn("Shift assignment is locked", refused["sync_error"])
+        self.assertEqual(len(self.checkins()), 64)
+        # after one checkin alone (the time-rights check): 64 in a batch refused as a whole,
+        # then halves down to the refused one, 2 per level of 6; 2 Device Log batches; and
+        # the parked punch's checkin tried once more by the retry of parked punches
+        stats = self.erp.get("/__sim/stats")["requests"]
+        self.assertLessEqual(stats["POST /api/method/frappe.client.insert_many"],
+                             1 + 2 * 6 + 2 + 1)
+
     def test_a_body_too_large_for_the_site_is_split_not_dropped(self):
         self.erp.config(max_body_bytes=4000)  # a batch of 20 Device Logs is larger
         self.generate(60)
@@ -31,6 +51,17 @@ class AdaptiveBatches(SyncTest):
         self.assert_exactly_once()
         statuses = self.erp.get("/__sim/stats")["statuses"]
         self.assertIn("413", {str(k) for k in statuses})
+
+
+class KeepAlive(SyncTest):
+    def test_pages_of_a_cycle_come_over_kept_alive_connections(self):
+        self.generate(1000)  # 20 pages of 50
+        self.once()
+        pages = [r for r in self.bt.get("/__sim/stats")["timeline"]
+                 if r["path"].startswith("/iclock/api/transactions/")]
+        self.assertGreaterEqual(len(pages), 20)
+        # the first page comes on the client's own handle, the rest on the write loop's
+        self.assertLessEqual(len({r["client_port"] for r in pages}), 3)
 
 
 class IdlePoll(SyncTest):

@@ -1157,7 +1157,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.sim.lock:
             # monotonic seconds, comparable with the ERPNext simulator's: shows what overlapped
             self.sim.timeline.append({"method": self.command, "path": path, "query": query,
-                                      "arrived": arrived, "done": time.monotonic()})
+                                      "arrived": arrived, "done": time.monotonic(),
+                                      "client_port": self.client_address[1]})
 
     def _read_body(self) -> bytes:
         """Content-Length or chunked request bodies (always drained: keep-alive)."""
