@@ -14,10 +14,28 @@ static const char *const parked_fields =
     "[\"name\",\"emp_code\",\"punch_time\",\"punch_state\",\"terminal_sn\","
     "\"terminal_alias\"]";
 
+/* The BioTime id in a Device Log name: "<id>", "<biotime.name>-<id>", either with "-r<n>"
+ * after a BioTime restore; 0 when there is none (the journal then names no transaction). */
+static int64_t id_of_device_log(const char *name)
+{
+    const char *end = name + strlen(name), *r = strrchr(name, '-');
+    if (r && r[1] == 'r' && r[2] && strspn(r + 2, "0123456789") == strlen(r + 2))
+        end = r; /* "-r<n>" */
+    const char *start = end;
+    while (start > name && start[-1] >= '0' && start[-1] <= '9')
+        start--;
+    if (start == end || end - start > 18 || (start > name && start[-1] != '-'))
+        return 0;
+    return strtoll(start, NULL, 10);
+}
+
 /* A transaction rebuilt from a parked Device Log row (which holds BioTime's raw text). */
 static int txn_from_device_log(const cJSON *row, bts_txn *t)
 {
+    char name[160];
     memset(t, 0, sizeof(*t));
+    bts_json_text(row, "name", name, sizeof(name));
+    t->id = id_of_device_log(name);
     if (bts_json_text(row, "emp_code", t->emp_code, sizeof(t->emp_code)) <= 0 ||
         bts_json_text(row, "punch_time", t->punch_time, sizeof(t->punch_time)) <= 0)
         return BTS_EINVAL;

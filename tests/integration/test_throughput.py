@@ -33,9 +33,12 @@ class AdaptiveBatches(SyncTest):
         self.erp.config(faults=[{"path": "/api/", "kind": "reject_doc", "count": -1,
                                  "match": {"employee": "HR-EMP-00005"},
                                  "message": "Shift assignment is locked for this employee"}])
-        self.once()
+        rc, out, err = self.once()
         [refused] = [l for l in self.device_logs() if l["emp_code"] == "1005"]
         self.assertIn("Shift assignment is locked", refused["sync_error"])
+        # parked once by the sync, again by the retry of parked punches (read back from
+        # ERPNext): both journal lines name the BioTime transaction
+        self.assertEqual(err.count("BioTime transaction 41 (emp_code 1005"), 2, err)
         self.assertEqual(len(self.checkins()), 64)
         # after one checkin alone (the time-rights check): 64 in a batch refused as a whole,
         # then halves down to the refused one, 2 per level of 6; 2 Device Log batches; and
