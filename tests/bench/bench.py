@@ -23,27 +23,15 @@ It prints figures and asserts nothing about speed.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import BT_PASSWORD, BT_USER, ERP_KEY, ERP_SECRET, Sim, render  # noqa: E402
-
-
-def http(url, body=None, method=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                 headers=dict({"Content-Type": "application/json"},
-                                              **(headers or {})))
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read() or b"null")
 
 
 class World:
@@ -119,11 +107,11 @@ def memory_kib(pid):
     return found.get("VmHWM", 0), found.get("RssAnon", 0)
 
 
-def run_measured(cmd):
+def run_measured(cmd, env=None):
     """Runs cmd; returns (wall s, cpu s, peak RSS KiB, peak private KiB) of that process
     (memory sampled every 20 ms)."""
     start = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak_rss = peak_private = 0
     while True:
         pid, status, usage = os.wait4(p.pid, os.WNOHANG)
@@ -168,26 +156,22 @@ def bench_daemon(binary, workers, punches, biotime_row_us=0):
 
 
 def bench_baseline(workers, punches, sample):
-    """One request per record, sequential: what the cron-job tools do."""
+    """One request per record, sequential (tests/bench/baseline.py, measured like the
+    daemon)."""
     w = World(workers, "frappe", punches)
     try:
-        auth = {"Authorization": "token %s:%s" % (ERP_KEY, ERP_SECRET)}
         rows = w.bt.get("/__sim/transactions")["rows"][:sample]
-        emp = {str(1000 + i): "HR-EMP-%05d" % i for i in range(1, 21)}
-        start = time.monotonic()
-        n = 0
-        for row in rows:
-            http(w.erp.url + "/api/resource/Employee%20Checkin", {
-                "employee": emp[row["emp_code"]], "time": row["punch_time"],
-                "log_type": "IN", "device_id": row["terminal_sn"]}, headers=auth)
-            http(w.erp.url + "/api/resource/BioTime%20Device%20Log", {
-                "id": str(row["id"]), "emp_code": row["emp_code"],
-                "punch_time": row["punch_time"], "terminal_sn": row["terminal_sn"],
-                "synced": 1}, headers=auth)
-            n += 2
-        wall = time.monotonic() - start
+        path = os.path.join(w.tmp, "baseline-rows.json")
+        with open(path, "w") as f:
+            json.dump({"rows": rows, "employees": {str(1000 + i): "HR-EMP-%05d" % i
+                                                    for i in range(1, 21)}}, f)
+        env = dict(os.environ, BASELINE_URL=w.erp.url,
+                   BASELINE_AUTH="token %s:%s" % (ERP_KEY, ERP_SECRET))
+        wall, cpu, rss, private = run_measured(
+            [sys.executable, os.path.join(HERE, "baseline.py"), path], env)
+        n = w.erp.get("/__sim/stats")["total_requests"]
         return {"records": len(rows), "seconds": wall, "rate": len(rows) / wall,
-                "requests_per_record": n / len(rows)}
+                "requests_per_record": n / len(rows), "cpu": cpu, "rss_kib": rss}
     finally:
         w.close()
 
@@ -256,8 +240,10 @@ def print_throughput(d, slow, b, row_us):
                                              d["cpu"]))
     print("  with a slow BioTime (%d ms per page of 200): %.1f records/s"
           % (row_us * 200 / 1000, slow["rate"]))
-    print("naive baseline: %6d records in %6.1f s = %6.1f records/s, %.4f requests/record"
-          % (b["records"], b["seconds"], b["rate"], b["requests_per_record"]))
+    print("naive baseline: %6d records in %6.1f s = %6.1f records/s, %.4f requests/record, "
+          "peak RSS %.1f MiB, CPU %.2f s (Python)" % (b["records"], b["seconds"], b["rate"],
+                                                     b["requests_per_record"],
+                                                     b["rss_kib"] / 1024, b["cpu"]))
     print("ratio: %.1fx the baseline's records/s" % (d["rate"] / b["rate"]))
     print("HRMS's naming-series lock: held %.1f%% of the run. Checkin inserts run one at a "
           "time under it, so no client can write more than %.1f checkins/s to this site "
