@@ -8,7 +8,8 @@
 #include "bts/sync_internal.h"
 
 #define PARKED_RECHECK_MS (60 * 60 * 1000) /* also retried hourly: ERPNext settings change */
-#define PARKED_MAX 5000                    /* per retry; the rest waits for the next one */
+#define PARKED_PAGE 500      /* read in pages: memory does not grow with what is parked */
+#define PARKED_MAX_PAGES 10000
 
 static const char *const parked_fields =
     "[\"name\",\"emp_code\",\"punch_time\",\"punch_state\",\"terminal_sn\","
@@ -67,8 +68,6 @@ static size_t build_items(bts_sync *s, const cJSON *rows, bts_item *items)
 {
     const cJSON *row;
     size_t n = 0;
-    s->st.parked_waiting = 0;
-    s->st.n_unknown_codes = 0;
     cJSON_ArrayForEach(row, rows) {
         bts_item *it = &items[n];
         const bts_employee *emp = NULL;
@@ -96,27 +95,39 @@ static bool due(const bts_sync *s)
            bts_now_ms() - s->parked_checked_ms >= PARKED_RECHECK_MS;
 }
 
-int bts_sync_retry_parked(bts_sync *s, bts_cycle *c)
+/* The next page of parked Device Logs by name, after `after`: keyset paging, since a row
+ * that gets its checkin leaves the filter and offsets would then skip rows. */
+static int read_page(bts_sync *s, const char *after, cJSON **ret_rows)
 {
-    cJSON *rows = NULL;
+    char filters[512];
+    cJSON *name = cJSON_CreateString(after);
+    char *quoted = name ? cJSON_PrintUnformatted(name) : NULL;
     bts_frappe_error err;
-    bts_write_counts wc = {0};
-    if (!s->cfg->erpnext.create_checkins || !due(s))
-        return 0;
-    int r = bts_erpnext_list(s->erp, s->cfg->erpnext.device_log_doctype, parked_fields,
-                             "[[\"synced\",\"=\",0]]", PARKED_MAX, "creation asc", &rows, &err);
-    if (r < 0) {
+    int r = BTS_ENOMEM;
+    if (quoted) {
+        snprintf(filters, sizeof(filters), "[[\"synced\",\"=\",0],[\"name\",\">\",%s]]",
+                 quoted);
+        r = bts_erpnext_list(s->erp, s->cfg->erpnext.device_log_doctype, parked_fields,
+                             filters, PARKED_PAGE, "name asc", ret_rows, &err);
+    }
+    if (r < 0 && r != BTS_ENOMEM) {
         char line[600];
         bts_frappe_error_format(&err, line, sizeof(line));
         bts_warn("could not read parked punches from ERPNext: %s", line);
-        return 0; /* the next check will try again; the punches are safe in ERPNext */
     }
-    s->emps_changed = false;
-    s->parked_checked_ms = bts_now_ms();
+    cJSON_free(quoted);
+    cJSON_Delete(name);
+    return r;
+}
+
+/* Writes the checkins of the page's punches that now map; counts the others. */
+static int retry_page(bts_sync *s, bts_cycle *c, const cJSON *rows, bts_write_counts *wc)
+{
     bts_item *items = calloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(*items));
+    int r = items ? 0 : BTS_ENOMEM;
     size_t n = items ? build_items(s, rows, items) : 0;
     bts_rows relink = {.items = items, .n = n};
-    if (n > 0 && (r = bts_flow_write(&s->w, &relink, true, &wc)) < 0)
+    if (n > 0 && (r = bts_flow_write(&s->w, &relink, true, wc)) < 0)
         bts_warn("retrying parked punches: %s", s->w.error);
     for (size_t i = 0; i < n; i++) {
         if (*items[i].checkin_name)
@@ -125,11 +136,38 @@ int bts_sync_retry_parked(bts_sync *s, bts_cycle *c)
             note_waiting(s, &items[i]);
         bts_item_clear(&items[i]);
     }
+    free(items);
+    return r;
+}
+
+int bts_sync_retry_parked(bts_sync *s, bts_cycle *c)
+{
+    char after[160] = "";
+    bts_write_counts wc = {0};
+    if (!s->cfg->erpnext.create_checkins || !due(s))
+        return 0;
+    int r = 0;
+    for (int page = 0; r == 0 && page < PARKED_MAX_PAGES; page++) {
+        cJSON *rows = NULL;
+        if ((r = read_page(s, after, &rows)) < 0)
+            break; /* the next check tries again; the punches are safe in ERPNext */
+        if (page == 0) {
+            s->emps_changed = false;
+            s->parked_checked_ms = bts_now_ms();
+            s->st.parked_waiting = 0;
+            s->st.n_unknown_codes = 0;
+        }
+        int n = cJSON_GetArraySize(rows);
+        if (n > 0)
+            bts_json_text(cJSON_GetArrayItem(rows, n - 1), "name", after, sizeof(after));
+        r = retry_page(s, c, rows, &wc);
+        cJSON_Delete(rows);
+        if (n < PARKED_PAGE || !*after)
+            break;
+    }
     if (c->unparked)
         bts_notice("%llu parked punches got their checkin; %llu still waiting",
                    (unsigned long long)c->unparked, (unsigned long long)s->st.parked_waiting);
     c->checkins += wc.checkins;
-    free(items);
-    cJSON_Delete(rows);
     return 0;
 }

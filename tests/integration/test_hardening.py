@@ -159,6 +159,20 @@ class ParkedAndRules(SyncTest):
         self.once()
         self.assert_exactly_once()
 
+    def test_parked_punches_come_back_however_many_wait_before_them(self):
+        self.config_path = self.write_config(biotime={"page_size": 500},
+                                             erpnext={"batch_size": 100})
+        self.generate(5000, codes=["9999"])  # never mapped: parked for good
+        self.generate(100, codes=["9001"], start="2026-11-20 08:00:00")
+        self.once()
+        self.assertEqual(self.checkins(), [])
+        self.erp.post("/__sim/employees", {"employees": [{
+            "name": "HR-EMP-09001", "employee_name": "Late Hire", "status": "Active",
+            "attendance_device_id": "9001", "company": "Test Co"}]})
+        self.once()  # the retry reads parked punches page by page, all 5,100 of them
+        self.assertEqual(len(self.checkins()), 100)
+        self.assertEqual(self.state()["parked_waiting"], 5000)
+
     def test_status_lists_waiting_punches_and_unknown_codes(self):
         self.add_punches([{"emp_code": c, "punch_time": "2026-11-02 08:00:0%d" % i}
                           for i, c in enumerate(["8001", "8002", "1001"])])
