@@ -1,6 +1,8 @@
-/* Backfill (--once --since T [--until T]): re-reads a punch-time range and writes what
- * ERPNext lacks, reading each page while the ones before it are written (flow.c). It never touches the live cursor; ERPNext's duplicate rules and the
- * Device Log pre-check make re-written rows cost nothing twice. */
+/* Page scans without a cursor: a backfill (--once --since T [--until T]) re-reads a
+ * punch-time range and writes what ERPNext lacks; the lookback window and the arrival scan
+ * of servers that do not sort by id (fallback.c) do the same. Each page is read while the
+ * ones before it are written (flow.c). The live cursor is never touched; ERPNext's
+ * duplicate rules and the Device Log lookup make a re-read row cost nothing twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,7 @@
 #include "bts/flow.h"
 #include "bts/sync_internal.h"
 
-#define MAX_BACKFILL_PAGES 1000000
+#define MAX_SCAN_PAGES 1000000
 
 static int range_query(const bts_sync *s, char *out, size_t n)
 {
@@ -43,76 +45,95 @@ typedef struct {
     bts_sync *s;
     bts_cycle *c;
     bts_flow *flow;
-    char query[256];
+    const char *query;
+    bts_scan_page_fn more_fn; /* may end the scan early, after a page */
+    void *ud;
     int64_t page_no;      /* the last page asked for */
     int64_t total;        /* rows in the range, as BioTime counts them (-1 unknown) */
     uint64_t read;        /* rows read so far */
     int64_t started_ms;
     bool more;
     int error;
-} backfill_reader;
+} scan_reader;
+
+static void read_failed(scan_reader *sr, int r)
+{
+    if (!sr->error && r != BTS_ENOMEM)
+        bts_sync_fail(sr->c, r, "reading transactions from BioTime");
+    sr->error = r;
+    sr->rd.done = true;
+}
 
 static void on_page(void *ud, int rc, bts_page *page)
 {
-    backfill_reader *br = ud;
+    scan_reader *sr = ud;
     bts_rows rows;
-    br->rd.busy = false;
-    if (rc < 0 || (rc = bts_sync_rows(br->s, br->c, page->rows, br->page_no, &rows)) < 0) {
-        if (!br->error && rc != BTS_ENOMEM)
-            bts_sync_fail(br->c, rc, "reading the backfill range from BioTime");
-        br->error = rc;
-        br->rd.done = true;
+    sr->rd.busy = false;
+    if (rc < 0 || (rc = bts_sync_rows(sr->s, sr->c, page->rows, sr->page_no, &rows)) < 0) {
+        read_failed(sr, rc);
         return;
     }
-    if (br->total < 0)
-        br->total = page->count;
-    br->c->pages++;
-    br->read += (uint64_t)cJSON_GetArraySize(page->rows);
-    br->more = page->has_next && cJSON_GetArraySize(page->rows) > 0;
-    bts_flow_push_take(br->flow, &rows, br->page_no, (int64_t)br->read);
+    int n = cJSON_GetArraySize(page->rows);
+    if (sr->total < 0)
+        sr->total = page->count;
+    sr->c->pages++;
+    sr->read += (uint64_t)n;
+    sr->more = page->has_next && n > 0 && (!sr->more_fn || sr->more_fn(sr->ud, page->rows));
+    bts_flow_push_take(sr->flow, &rows, sr->page_no, (int64_t)sr->read);
 }
 
 static int next(bts_flow_reader *rd)
 {
-    backfill_reader *br = (backfill_reader *)rd;
-    if (!br->more || br->page_no >= MAX_BACKFILL_PAGES)
+    scan_reader *sr = (scan_reader *)rd;
+    if (!sr->more || sr->page_no >= MAX_SCAN_PAGES)
         return 0;
-    int r = bts_biotime_transactions_start(br->s->bt, br->s->loop, br->page_no + 1,
-                                           br->s->cfg->biotime.page_size, br->query, on_page, br);
+    int r = bts_biotime_transactions_start(sr->s->bt, sr->s->loop, sr->page_no + 1,
+                                           sr->s->cfg->biotime.page_size, sr->query, on_page,
+                                           sr);
     if (r < 0) {
-        br->error = bts_sync_fail(br->c, r, "reading the backfill range from BioTime");
+        read_failed(sr, r);
         return r;
     }
-    br->page_no++;
-    br->rd.busy = true;
+    sr->page_no++;
+    sr->rd.busy = true;
     return 1;
 }
 
-/* A page is written: show how far the backfill is. */
+/* A page is written: show how far the scan is. */
 static int acked(void *ud, int64_t page_no, int64_t mark)
 {
-    backfill_reader *br = ud;
+    scan_reader *sr = ud;
     (void)page_no;
-    progress(br->s, (uint64_t)mark, br->total, br->started_ms);
+    progress(sr->s, (uint64_t)mark, sr->total, sr->started_ms);
     return 0;
 }
 
-int bts_sync_backfill(bts_sync *s, bts_cycle *c)
+int bts_sync_scan(bts_sync *s, bts_cycle *c, const char *query, bts_scan_page_fn more_fn,
+                  void *ud)
 {
     bts_write_counts wc = {0};
-    backfill_reader br = {.rd = {.next = next}, .s = s, .c = c, .total = -1,
-                          .started_ms = bts_now_ms(), .more = true};
-    int r = range_query(s, br.query, sizeof(br.query));
-    if (r == 0 && (r = bts_flow_new(&s->w, &wc, acked, &br, &br.flow)) == 0) {
-        if ((r = bts_flow_run(br.flow, &br.rd)) < 0)
+    scan_reader sr = {.rd = {.next = next}, .s = s, .c = c, .query = query,
+                      .more_fn = more_fn, .ud = ud, .total = -1,
+                      .started_ms = bts_now_ms(), .more = true};
+    int r = bts_flow_new(&s->w, &wc, acked, &sr, &sr.flow);
+    if (r == 0) {
+        if ((r = bts_flow_run(sr.flow, &sr.rd)) < 0)
             bts_sync_write_failed(c, r, s->w.error);
         else
-            r = br.error;
-        bts_flow_free(br.flow);
+            r = sr.error;
+        bts_flow_free(sr.flow);
     }
     if (s->opt.progress)
         fputc('\n', s->opt.out);
     bts_sync_add_counts(c, &wc);
     c->caught_up = r == 0;
     return r;
+}
+
+int bts_sync_backfill(bts_sync *s, bts_cycle *c)
+{
+    char query[256];
+    int r = range_query(s, query, sizeof(query));
+    return r < 0 ? bts_sync_fail(c, r, "building the backfill range") :
+                   bts_sync_scan(s, c, query, NULL, NULL);
 }

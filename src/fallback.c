@@ -11,7 +11,6 @@
 
 #define PROBE_PAGE_SIZE 20
 #define ARRIVAL_OVERLAP_S 3600 /* re-read an hour of arrivals: commits may land out of order */
-#define MAX_SCAN_PAGES 100000
 
 /* Rows sorted by upload_time in the given direction (1 ascending, -1 descending). */
 static bool sorted_by_upload(const cJSON *rows, int direction)
@@ -82,44 +81,40 @@ static void time_minus(const char *text, int64_t seconds, char out[BTS_TIME_LEN]
         bts_strlcpy(out, "", BTS_TIME_LEN);
 }
 
-static void oldest_upload(const cJSON *rows, char out[BTS_TIME_LEN], char newest[BTS_TIME_LEN])
+/* What the arrival scan has seen: it reads down to floor, and remembers the newest. */
+typedef struct {
+    char floor[BTS_TIME_LEN];  /* "" on the first scan: read everything */
+    char newest[BTS_TIME_LEN];
+} arrivals;
+
+/* Notes a page's uploads; true while the scan has not gone below its floor. */
+static bool arrival_page(void *ud, const cJSON *rows)
 {
+    arrivals *a = ud;
+    char oldest[BTS_TIME_LEN] = "";
     const cJSON *row;
     cJSON_ArrayForEach(row, rows) {
         char up[BTS_TIME_LEN];
         if (bts_json_text(row, "upload_time", up, sizeof(up)) <= 0)
             continue;
-        if (!*out || strcmp(up, out) < 0)
-            bts_strlcpy(out, up, BTS_TIME_LEN);
-        if (strcmp(up, newest) > 0)
-            bts_strlcpy(newest, up, BTS_TIME_LEN);
+        if (!*oldest || strcmp(up, oldest) < 0)
+            bts_strlcpy(oldest, up, sizeof(oldest));
+        if (strcmp(up, a->newest) > 0)
+            bts_strlcpy(a->newest, up, sizeof(a->newest));
     }
+    return !(*a->floor && *oldest && strcmp(oldest, a->floor) < 0);
 }
 
 /* Newest arrivals first, down to the newest upload already delivered minus the overlap. */
 static int arrival_scan(bts_sync *s, bts_cycle *c)
 {
-    char floor[BTS_TIME_LEN] = "", newest[BTS_TIME_LEN];
-    int r = 0;
-    bts_strlcpy(newest, s->st.newest_upload, sizeof(newest));
+    arrivals a = {.floor = ""};
+    bts_strlcpy(a.newest, s->st.newest_upload, sizeof(a.newest));
     if (*s->st.newest_upload)
-        time_minus(s->st.newest_upload, ARRIVAL_OVERLAP_S, floor);
-    for (int64_t page_no = 1; r == 0 && page_no <= MAX_SCAN_PAGES; page_no++) {
-        bts_page p;
-        char oldest[BTS_TIME_LEN] = "";
-        if ((r = bts_biotime_transactions(s->bt, page_no, s->cfg->biotime.page_size,
-                                          "ordering=-upload_time", &p)) < 0)
-            return bts_sync_fail(c, r, "reading transactions from BioTime");
-        c->pages++;
-        r = bts_sync_page(s, c, p.rows, page_no);
-        oldest_upload(p.rows, oldest, newest);
-        bool more = p.has_next && cJSON_GetArraySize(p.rows) > 0;
-        bts_page_clear(&p);
-        if (!more || (*floor && *oldest && strcmp(oldest, floor) < 0))
-            break;
-    }
+        time_minus(s->st.newest_upload, ARRIVAL_OVERLAP_S, a.floor);
+    int r = bts_sync_scan(s, c, "ordering=-upload_time", arrival_page, &a);
     if (r == 0)
-        bts_strlcpy(s->st.newest_upload, newest, sizeof(s->st.newest_upload));
+        bts_strlcpy(s->st.newest_upload, a.newest, sizeof(s->st.newest_upload));
     return r;
 }
 

@@ -7,7 +7,6 @@
 #include "bts/biotime.h"
 #include "bts/employees.h"
 #include "bts/erpnext.h"
-#include "bts/flow.h"
 #include "bts/log.h"
 #include "bts/rows.h"
 #include "bts/scan.h"
@@ -183,19 +182,6 @@ int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t pag
                  "start_time/end_time, so they are filtered here");
     }
     return 0;
-}
-
-/* Writes the rows of one page (scans that re-read: no cursor). */
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no)
-{
-    bts_rows rows;
-    bts_write_counts wc = {0};
-    int r = bts_sync_rows(s, c, page_rows, page_no, &rows);
-    if (r == 0 && rows.n > 0 && (r = bts_flow_write(&s->w, &rows, false, &wc)) < 0)
-        bts_sync_write_failed(c, r, s->w.error);
-    bts_sync_add_counts(c, &wc);
-    bts_rows_clear(&rows);
-    return r;
 }
 
 /* Moves the cursor after an acknowledged page and saves it (not in a dry run). */

@@ -51,8 +51,11 @@ int bts_sync_write_failed(bts_cycle *c, int err, const char *text);
 /* Maps the rows of one page of a backfill or scan (no cursor), counting them in c. */
 int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
                   bts_rows *ret);
-/* Writes every usable row of one page (fallback scans). */
-int bts_sync_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no);
+/* Reads pages 1, 2... with query (a range, an ordering) and writes their rows, without a
+ * cursor; more_fn (may be NULL) sees each page's rows and returns false to stop there. */
+typedef bool (*bts_scan_page_fn)(void *ud, const cJSON *rows);
+int bts_sync_scan(bts_sync *s, bts_cycle *c, const char *query, bts_scan_page_fn more_fn,
+                  void *ud);
 int bts_sync_backfill(bts_sync *s, bts_cycle *c);
 int bts_sync_live(bts_sync *s, bts_cycle *c);
 int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no);

@@ -117,6 +117,21 @@ class Pipeline(SyncTest):
         self.assertGreaterEqual(len(during), len(later) // 2,
                                 "pages read while nothing was being written")
 
+    def test_a_server_that_does_not_sort_by_id_is_scanned_the_same_way(self):
+        self.bt.config(default_order="-id", row_latency_us=300)  # arrival scans
+        self.generate(800)
+        rc, out, err = self.once()
+        self.assertIn("ordering=-upload_time", err)
+        self.assert_exactly_once()
+        pages, checkins, logs = self.timelines()
+        pages = [p for p in pages if "ordering=-upload_time" in p["query"]
+                 and "page_size=100" in p["query"]]
+        first_write = min(r["arrived"] for r in checkins + logs)
+        later = [p for p in pages if p["arrived"] > first_write]
+        during = [p for p in later if any(overlaps(p, w) for w in checkins + logs)]
+        self.assertGreaterEqual(len(later), 5)
+        self.assertGreaterEqual(len(during), len(later) // 2)
+
     def test_one_checkin_batch_at_a_time_while_device_logs_use_the_other_workers(self):
         self.generate(600)
         self.once()
