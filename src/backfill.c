@@ -40,6 +40,29 @@ static void progress(const bts_sync *s, uint64_t done, int64_t total, int64_t st
     fflush(s->opt.out);
 }
 
+/* Maps a page's rows for a backfill or a scan (no cursor), counting what it read. */
+static int map_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
+                    bts_rows *ret)
+{
+    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .since = s->opt.since,
+                         .until = s->opt.until, .page_no = page_no};
+    int r = bts_rows_build(&f, page_rows, ret);
+    if (r < 0) {
+        bts_rows_clear(ret);
+        return bts_sync_fail(c, r, "mapping BioTime rows");
+    }
+    c->read += ret->n;
+    c->skipped += ret->skipped + ret->outside;
+    c->rejected += ret->rejected;
+    bts_sync_remember_unknown(s, ret);
+    if (ret->outside && !s->warned_filter_ignored) {
+        s->warned_filter_ignored = true;
+        bts_warn("BioTime returned punches outside the requested time range: it ignores "
+                 "start_time/end_time, so they are filtered here");
+    }
+    return 0;
+}
+
 typedef struct {
     bts_flow_reader rd;   /* first member: what flow.c sees */
     bts_sync *s;
@@ -69,7 +92,7 @@ static void on_page(void *ud, int rc, bts_page *page)
     scan_reader *sr = ud;
     bts_rows rows;
     sr->rd.busy = false;
-    if (rc < 0 || (rc = bts_sync_rows(sr->s, sr->c, page->rows, sr->page_no, &rows)) < 0) {
+    if (rc < 0 || (rc = map_page(sr->s, sr->c, page->rows, sr->page_no, &rows)) < 0) {
         read_failed(sr, rc);
         return;
     }

@@ -161,29 +161,6 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
         s->emps_want_refresh = true;
 }
 
-/* Maps a page's rows for a backfill or a scan (no cursor), counting what it read. */
-int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
-                  bts_rows *ret)
-{
-    bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .since = s->opt.since,
-                         .until = s->opt.until, .page_no = page_no};
-    int r = bts_rows_build(&f, page_rows, ret);
-    if (r < 0) {
-        bts_rows_clear(ret);
-        return bts_sync_fail(c, r, "mapping BioTime rows");
-    }
-    c->read += ret->n;
-    c->skipped += ret->skipped + ret->outside;
-    c->rejected += ret->rejected;
-    bts_sync_remember_unknown(s, ret);
-    if (ret->outside && !s->warned_filter_ignored) {
-        s->warned_filter_ignored = true;
-        bts_warn("BioTime returned punches outside the requested time range: it ignores "
-                 "start_time/end_time, so they are filtered here");
-    }
-    return 0;
-}
-
 /* Moves the cursor after an acknowledged page and saves it (not in a dry run). */
 int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
 {

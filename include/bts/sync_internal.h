@@ -48,9 +48,6 @@ struct bts_sync {
 
 int bts_sync_fail(bts_cycle *c, int err, const char *text);
 int bts_sync_write_failed(bts_cycle *c, int err, const char *text);
-/* Maps the rows of one page of a backfill or scan (no cursor), counting them in c. */
-int bts_sync_rows(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t page_no,
-                  bts_rows *ret);
 /* Reads pages 1, 2... with query (a range, an ordering) and writes their rows, without a
  * cursor; more_fn (may be NULL) sees each page's rows and returns false to stop there. */
 typedef bool (*bts_scan_page_fn)(void *ud, const cJSON *rows);
