@@ -126,8 +126,10 @@ static int enter_logs(bts_flow *f, unit *u)
     bts_writer_checkins_done(u->rows.items, u->rows.n, f->counts);
     bts_phase_free(&u->phase);
     if (u->relink) {
-        u->stage = STAGE_DONE;
-        return bts_writer_link_parked(f->w, u->rows.items, u->rows.n);
+        int r = bts_writer_link_parked(f->w, u->rows.items, u->rows.n);
+        if (r == 0)
+            u->stage = STAGE_DONE;
+        return r;
     }
     u->stage = STAGE_LOGS;
     int r = bts_writer_device_logs(f->w, u->rows.items, u->rows.n, f->counts, &u->phase);
