@@ -146,7 +146,7 @@ static int unit_advance(bts_flow *f, unit *u)
         else if (u->stage == STAGE_CHECKINS)
             r = enter_logs(f, u);
         else {
-            bts_writer_device_logs_done(&u->phase, true);
+            bts_writer_device_logs_done(&u->phase);
             u->stage = STAGE_DONE;
         }
     }

@@ -517,9 +517,9 @@ int bts_writer_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_c
     return r;
 }
 
-void bts_writer_device_logs_done(bts_phase *p, bool ok)
+void bts_writer_device_logs_done(bts_phase *p)
 {
-    for (size_t i = 0; ok && i < p->n; i++) {
+    for (size_t i = 0; i < p->n; i++) {
         if (p->items[i]->device_log_existed)
             p->counts->device_log_duplicates++;
         if (p->items[i]->rejected)

@@ -78,7 +78,7 @@ int bts_writer_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_coun
 void bts_writer_checkins_done(bts_item *items, size_t n, bts_write_counts *counts);
 int bts_writer_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts,
                            bts_phase *p);
-void bts_writer_device_logs_done(bts_phase *p, bool ok);
+void bts_writer_device_logs_done(bts_phase *p); /* counts them, frees p */
 void bts_phase_free(bts_phase *p);
 
 /* Sends items[start..start+len) of p as one insert_many on w->loop. */
