@@ -193,15 +193,14 @@ typedef struct {
     int n_docs;        /* insert_many: names expected; -1: the answer must be a list */
 } pending;
 
-/* The answer's "message", checked for the shape the call promises. */
-static int pending_message(const pending *p, const bts_http_response *resp, cJSON **ret,
-                           bts_frappe_error *err)
+/* A parsed answer's "message", checked for the shape the call promises: n_docs names
+ * (insert_many), or a list when n_docs is -1 (get_list). */
+static int checked_message(cJSON *j, int n_docs, cJSON **ret, bts_frappe_error *err)
 {
-    cJSON *j = NULL;
-    int r = answer(resp, &j, err);
-    if (r == 0 && (r = take_member(j, "message", ret, err)) == 0) {
-        if (p->n_docs >= 0)
-            r = check_names(*ret, p->n_docs, err);
+    int r = take_member(j, "message", ret, err);
+    if (r == 0) {
+        if (n_docs >= 0)
+            r = check_names(*ret, n_docs, err);
         else if (!cJSON_IsArray(*ret))
             r = unexpected(err, "message", "is not a list");
         if (r < 0) {
@@ -210,6 +209,14 @@ static int pending_message(const pending *p, const bts_http_response *resp, cJSO
         }
     }
     return r;
+}
+
+static int pending_message(const pending *p, const bts_http_response *resp, cJSON **ret,
+                           bts_frappe_error *err)
+{
+    cJSON *j = NULL;
+    int r = answer(resp, &j, err);
+    return r < 0 ? r : checked_message(j, p->n_docs, ret, err);
 }
 
 static void pending_done(void *ud, bts_http_response *resp)
@@ -385,11 +392,5 @@ int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *field
         return BTS_ENOMEM;
     int r = request(e, "POST", "/api/method/frappe.client.get_list", body, &j, err);
     free(body);
-    if (r == 0 && (r = take_member(j, "message", ret_rows, err)) == 0 &&
-        !cJSON_IsArray(*ret_rows)) {
-        cJSON_Delete(*ret_rows);
-        *ret_rows = NULL;
-        r = unexpected(err, "message", "is not a list");
-    }
-    return r;
+    return r < 0 ? r : checked_message(j, -1, ret_rows, err);
 }
