@@ -51,15 +51,7 @@ static int map_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t p
         bts_rows_clear(ret);
         return bts_sync_fail(c, r, "mapping BioTime rows");
     }
-    c->read += ret->n;
-    c->skipped += ret->skipped + ret->outside;
-    c->rejected += ret->rejected;
-    bts_sync_remember_unknown(s, ret);
-    if (ret->outside && !s->warned_filter_ignored) {
-        s->warned_filter_ignored = true;
-        bts_warn("BioTime returned punches outside the requested time range: it ignores "
-                 "start_time/end_time, so they are filtered here");
-    }
+    bts_sync_count_rows(s, c, ret);
     return 0;
 }
 

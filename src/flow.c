@@ -253,17 +253,27 @@ static int push(bts_flow *f, unit *u)
     return unit_advance(f, u);
 }
 
-int bts_flow_push_take(bts_flow *f, bts_rows *rows, int64_t page_no, int64_t mark)
+/* A new unit of rows queued behind the others; the flow owns rows it does not borrow,
+ * even when it cannot queue them. */
+static int push_unit(bts_flow *f, const unit *from)
 {
-    unit *u = calloc(1, sizeof(*u));
-    if (!u)
+    unit *u = malloc(sizeof(*u));
+    if (!u) {
+        bts_rows rows = from->rows;
+        if (!from->borrowed)
+            bts_rows_clear(&rows);
         return flow_fail(f, BTS_ENOMEM);
-    u->rows = *rows;
-    memset(rows, 0, sizeof(*rows));
-    u->page_no = page_no;
-    u->mark = mark;
+    }
+    *u = *from;
     int r = push(f, u);
     return r < 0 ? flow_fail(f, r) : 0;
+}
+
+int bts_flow_push_take(bts_flow *f, bts_rows *rows, int64_t page_no, int64_t mark)
+{
+    int r = push_unit(f, &(unit){.rows = *rows, .page_no = page_no, .mark = mark});
+    memset(rows, 0, sizeof(*rows)); /* the flow's now */
+    return r;
 }
 
 /* Acknowledges the finished units at the head, in order. */
@@ -344,16 +354,13 @@ int bts_flow_run(bts_flow *f, bts_flow_reader *rd)
 int bts_flow_write(bts_writer *w, bts_rows *rows, bool relink, bts_write_counts *counts)
 {
     bts_flow *f;
-    unit *u = calloc(1, sizeof(*u));
-    int r = u ? bts_flow_new(w, counts, NULL, NULL, &f) : BTS_ENOMEM;
-    if (r < 0) {
-        free(u);
+    int r = bts_flow_new(w, counts, NULL, NULL, &f);
+    if (r < 0)
         return r;
-    }
-    *u = (unit){.rows = *rows, .relink = relink, .borrowed = true};
-    if ((r = push(f, u)) < 0)
-        flow_fail(f, r);
-    r = bts_flow_run(f, NULL);
+    if (push_unit(f, &(unit){.rows = *rows, .relink = relink, .borrowed = true}) == 0)
+        r = bts_flow_run(f, NULL);
+    else
+        r = f->error;
     bts_flow_free(f);
     return r;
 }

@@ -63,10 +63,7 @@ static void take(live_reader *lr, bts_page *page, int64_t page_no)
         read_failed(lr, r);
         return;
     }
-    lr->c->read += rows.n;
-    lr->c->skipped += rows.skipped;
-    lr->c->rejected += rows.rejected;
-    bts_sync_remember_unknown(s, &rows);
+    bts_sync_count_rows(s, lr->c, &rows);
     if (rows.max_id > lr->taken)
         lr->taken = rows.max_id;
     lr->page_no = page_no;

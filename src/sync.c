@@ -161,6 +161,20 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
         s->emps_want_refresh = true;
 }
 
+/* Counts what mapping a page found, and says once if BioTime ignored a time range. */
+void bts_sync_count_rows(bts_sync *s, bts_cycle *c, const bts_rows *rows)
+{
+    c->read += rows->n;
+    c->skipped += rows->skipped + rows->outside;
+    c->rejected += rows->rejected;
+    bts_sync_remember_unknown(s, rows);
+    if (rows->outside && !s->warned_filter_ignored) {
+        s->warned_filter_ignored = true;
+        bts_warn("BioTime returned punches outside the requested time range: it ignores "
+                 "start_time/end_time, so they are filtered here");
+    }
+}
+
 /* Moves the cursor after an acknowledged page and saves it (not in a dry run). */
 int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
 {

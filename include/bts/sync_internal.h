@@ -59,6 +59,7 @@ int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no)
 int bts_sync_ids_went_back(bts_sync *s, const bts_scan_result *sr);
 void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w);
 void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows);
+void bts_sync_count_rows(bts_sync *s, bts_cycle *c, const bts_rows *rows);
 int bts_sync_probe_order(bts_sync *s);
 int bts_sync_fallback(bts_sync *s, bts_cycle *c);
 int bts_sync_watermark(bts_sync *s, bts_cycle *c);
