@@ -68,6 +68,7 @@ check "package install/remove" bash .ci/package-check.sh build
 if [ -x tests/bench/bench.py ]; then
   stage "benchmark smoke run (figures only, nothing asserted about speed)"
   check "benchmark smoke" python3 tests/bench/bench.py --binary build/biotime-syncd --punches 2000 --smoke
+  check "latency benchmark smoke" python3 tests/bench/latency.py --binary build/biotime-syncd --smoke
 fi
 
 stage "summary"
