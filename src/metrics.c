@@ -45,7 +45,8 @@ struct metric {
     { "biotime_syncd_" n "_total", "counter", h, VALUE_U64, AT(bt), AT(erp) }
 #define GAUGE(n, h, v, f) { "biotime_syncd_" n, "gauge", h, v, AT(f), 0 }
 static const struct metric metrics[] = {
-    COUNTER("records_read", "BioTime transactions read.", total_read),
+    COUNTER("records_read", "BioTime transactions read (read again after a failed cycle: "
+            "counted again).", total_read),
     COUNTER("checkins_written", "Employee Checkins created in ERPNext.", total_checkins),
     COUNTER("device_logs_written", "BioTime Device Logs created in ERPNext.",
             total_device_logs),
