@@ -66,6 +66,11 @@ uint64_t bts_biotime_request_count(const bts_biotime *b)
     return b ? bts_http_request_count(b->http) : 0;
 }
 
+uint64_t bts_biotime_failure_count(const bts_biotime *b)
+{
+    return b ? bts_http_failure_count(b->http) : 0;
+}
+
 static int set_auth(bts_biotime *b, const char *scheme, const char *value)
 {
     size_t n = strlen(scheme) + strlen(value) + 2;

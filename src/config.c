@@ -144,6 +144,7 @@ static const key keys[] = {
     K_STR("sync", "state_dir", sync.state_dir, "/var/lib/biotime-sync", bts_config_check_nonempty),
     K_INTS("sync", "punch_in", sync.punch_in, sync.n_punch_in, punch_in_default, 0, 255),
     K_INTS("sync", "punch_out", sync.punch_out, sync.n_punch_out, punch_out_default, 0, 255),
+    K_STR("sync", "metrics_file", sync.metrics_file, "", bts_config_check_file_path),
 
     K_ENUM("log", "level", log.level, "info", level_choices),
 };

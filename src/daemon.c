@@ -10,6 +10,7 @@
 #include "bts/daemon.h"
 #include "bts/http.h"
 #include "bts/log.h"
+#include "bts/metrics.h"
 #include "bts/notify.h"
 #include "bts/state.h"
 
@@ -49,6 +50,10 @@ void bts_daemon_warn_config(const bts_config *cfg)
     if (!cfg->erpnext.tls_verify && strncmp(cfg->erpnext.url, "https:", 6) == 0)
         bts_warn("erpnext.tls_verify = false: the ERPNext server's certificate is not checked, "
                  "so anyone on the path can read the API secret; set ca_file instead");
+    size_t n = strlen(cfg->sync.metrics_file);
+    if (n && (n < 5 || strcmp(cfg->sync.metrics_file + n - 5, ".prom") != 0))
+        bts_warn("sync.metrics_file = \"%s\": node_exporter's textfile collector reads only "
+                 "files whose names end in .prom", cfg->sync.metrics_file);
 }
 
 int bts_daemon_exit_code(int err)
@@ -100,6 +105,22 @@ static void log_cycle(const bts_cycle *c)
             (unsigned long long)c->unparked, (unsigned long long)c->skipped,
             (unsigned long long)c->rejected, (unsigned long long)c->biotime_requests,
             (unsigned long long)c->erpnext_requests, c->caught_up ? "; caught up" : "");
+}
+
+/* sync.metrics_file after each cycle (never after a dry run: it writes nothing). A failure
+ * is said once, repeats at debug, and never stops the sync. */
+static void write_metrics(const bts_config *cfg, const bts_sync *s)
+{
+    static bts_log_limiter limiter;
+    char err[600];
+    if (!*cfg->sync.metrics_file)
+        return;
+    if (bts_metrics_save(cfg->sync.metrics_file, bts_sync_state(s), cfg->biotime.name, err,
+                         sizeof(err)) < 0)
+        bts_log_limited(&limiter, "metrics", LOG_WARNING, NULL, "cannot write "
+                        "sync.metrics_file: %s (syncing goes on)", err);
+    else
+        bts_log_limiter_clear(&limiter, "writing sync.metrics_file");
 }
 
 static void status_line(const bts_sync *s, const bts_cycle *c, int64_t next_ms)
@@ -180,6 +201,7 @@ int bts_daemon_run(bts_config **cfg)
         bts_cycle c;
         bts_sync_cycle(s, &c);
         log_cycle(&c);
+        write_metrics(*cfg, s);
         if (stop_pending())
             break;
         int64_t delay = next_delay(*cfg, &c, &bo);
@@ -210,6 +232,8 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
         int64_t cursor = bts_sync_state(s)->last_id;
         r = bts_sync_cycle(s, &c);
         log_cycle(&c);
+        if (!opt->dry_run)
+            write_metrics(cfg, s);
         if (r == 0 && (c.caught_up || opt->since))
             break;
         if (r == BTS_ESTOP || stop_pending())

@@ -53,6 +53,11 @@ uint64_t bts_erpnext_request_count(const bts_erpnext *e)
     return e ? bts_http_request_count(e->http) : 0;
 }
 
+uint64_t bts_erpnext_failure_count(const bts_erpnext *e)
+{
+    return e ? bts_http_failure_count(e->http) : 0;
+}
+
 static char *escape_path(const char *s)
 {
     return bts_http_escape(s);

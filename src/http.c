@@ -16,6 +16,7 @@ struct bts_http {
     char *extra_header;
     CURL *easy;        /* reused for sequential requests: keeps connections alive */
     uint64_t requests;
+    uint64_t failures; /* no answer, or one that says "try later" (for the metrics) */
 };
 
 typedef struct {
@@ -78,6 +79,8 @@ void bts_http_response_clear(bts_http_response *r)
 }
 
 uint64_t bts_http_request_count(const bts_http *h) { return h ? h->requests : 0; }
+
+uint64_t bts_http_failure_count(const bts_http *h) { return h ? h->failures : 0; }
 
 /* Appends a chunk of the body, refusing to grow past the limit (a hostile or broken
  * server must not make us allocate without bound). */
@@ -223,8 +226,11 @@ static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const char *me
     if (rc == CURLE_OK) {
         bts_debug("%s: %s %s -> HTTP %ld (%zu bytes)", h->server, method, url, r->status,
                   r->body_len);
+        if (bts_http_is_transient(r))
+            h->failures++;
         return 0;
     }
+    h->failures++;
     r->transport_error = (int)rc;
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
         rc == CURLE_SSL_ISSUER_ERROR) {

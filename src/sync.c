@@ -217,6 +217,8 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     st->total_device_logs += c->device_logs;
     st->total_duplicates += c->duplicates;
     st->total_parked += c->parked;
+    st->total_rejected += c->rejected;
+    st->last_duration_ms = c->duration_ms;
     bts_strlcpy(st->last_result, c->error ? "error" : c->read ? "ok" : "idle",
                 sizeof(st->last_result));
     if (c->error) {
@@ -228,10 +230,25 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     }
 }
 
+/* Adds the requests made since the last call to the state's totals, the Sync Logs entry's
+ * included (it comes after the cycle's own figures). */
+static void count_requests(bts_sync *s)
+{
+    uint64_t now[4] = {bts_biotime_request_count(s->bt), bts_biotime_failure_count(s->bt),
+                       bts_erpnext_request_count(s->erp), bts_erpnext_failure_count(s->erp)};
+    uint64_t *total[4] = {&s->st.total_biotime_requests, &s->st.total_biotime_failures,
+                          &s->st.total_erpnext_requests, &s->st.total_erpnext_failures};
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(now); i++) {
+        *total[i] += now[i] - s->requests_counted[i];
+        s->requests_counted[i] = now[i];
+    }
+}
+
 int bts_sync_cycle(bts_sync *s, bts_cycle *c)
 {
     char err[512];
     uint64_t bt0 = bts_biotime_request_count(s->bt), erp0 = bts_erpnext_request_count(s->erp);
+    int64_t t0 = bts_now_ms();
     memset(c, 0, sizeof(*c));
     c->retry_after_s = -1;
     s->cycle_started = time(NULL);
@@ -244,11 +261,13 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     }
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
+    c->duration_ms = (uint64_t)(bts_now_ms() - t0);
     if (s->opt.dry_run)
         return r;
     fill_state(s, c);
     if (!s->opt.since)
         bts_sync_log_entry(s, c);
+    count_requests(s);
     if (bts_state_save(s->cfg->sync.state_dir, &s->st, err, sizeof(err)) < 0 && r == 0)
         r = bts_sync_fail(c, BTS_EIO, err);
     return r;

@@ -15,6 +15,7 @@ typedef struct bts_erpnext bts_erpnext;
 int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret);
 void bts_erpnext_free(bts_erpnext *e);
 uint64_t bts_erpnext_request_count(const bts_erpnext *e);
+uint64_t bts_erpnext_failure_count(const bts_erpnext *e);
 
 /* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);

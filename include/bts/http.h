@@ -90,5 +90,8 @@ char *bts_http_escape(const char *s);
 
 /* Number of requests performed since start (for figures and tests). */
 uint64_t bts_http_request_count(const bts_http *h);
+/* Of those, the ones that failed: no answer (transport, timeout, TLS, body too large) or a
+ * transient answer (bts_http_is_transient). A stop's abort is not a failure. */
+uint64_t bts_http_failure_count(const bts_http *h);
 
 #endif

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t pages;
     uint64_t biotime_requests;
     uint64_t erpnext_requests;
+    uint64_t duration_ms;  /* how long the cycle took (monotonic clock) */
     bool caught_up;       /* BioTime has nothing more right now */
     int error;            /* 0 or the BTS_E* that ended the cycle early */
     long retry_after_s;   /* a server asked us to wait this long (-1 none) */

@@ -44,6 +44,7 @@ struct bts_sync {
     char synclog_error[512];
     unsigned synclog_repeats;
     int64_t synclog_error_ms;
+    uint64_t requests_counted[4]; /* client counts already in the state's totals */
 };
 
 int bts_sync_fail(bts_cycle *c, int err, const char *text);

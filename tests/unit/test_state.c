@@ -136,6 +136,12 @@ static void fill(bts_state *st)
     snprintf(st->last_error, sizeof(st->last_error),
              "HTTP 417: \"quoted\"\nnew line\ttab \\ back\xc3\xa9 \x01 ctl");
     st->parked_waiting = 11;
+    st->total_rejected = 12;
+    st->total_biotime_requests = 13;
+    st->total_biotime_failures = 14;
+    st->total_erpnext_requests = 15;
+    st->total_erpnext_failures = 16;
+    st->last_duration_ms = 17;
     snprintf(st->unknown_codes[0], sizeof(st->unknown_codes[0]), "1001");
     snprintf(st->unknown_codes[1], sizeof(st->unknown_codes[1]), "with \"quote\"");
     st->n_unknown_codes = 2;
