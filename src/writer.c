@@ -68,6 +68,7 @@ static int stop_error(bts_writer *w, const char *what, int rc, const bts_frappe_
     char line[600];
     bts_frappe_error_format(err, line, sizeof(line));
     snprintf(w->error, sizeof(w->error), "writing %s to ERPNext: %.400s", what, line);
+    bts_erpnext_failure(rc, err, &w->failure);
     return rc == BTS_EPERM ? BTS_EPROTO : rc;
 }
 
