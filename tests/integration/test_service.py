@@ -224,6 +224,17 @@ class Journal(SyncTest):
         self.assertEqual((e["SERVER"], e["HTTP_STATUS"]), ("erpnext", "0"))
         self.assertRegex(e.get("CURL_ERROR", ""), r"^[1-9][0-9]*$")
 
+    def test_a_punch_erpnext_refuses_is_logged_with_its_http_status(self):
+        self.generate(5)
+        self.erp.config(faults=[{"path": "/api/", "kind": "reject_doc", "count": -1,
+                                 "match": {"doctype": "BioTime Device Log", "id": "3"},
+                                 "message": "Locked for audit"}])
+        p = self.start_journal_daemon("--once")
+        e = self.wait_entry(lambda e: e.get("BIOTIME_TXN_ID") == "3", "the refused punch")
+        p.wait(60)
+        self.assertIn("refused by ERPNext", e["MESSAGE"])
+        self.assertEqual((e["SERVER"], e["HTTP_STATUS"], e["PRIORITY"]), ("erpnext", "417", "3"))
+
     def test_entries_carry_fields_and_priorities(self):
         self.add_punches([{"emp_code": "9001", "punch_time": "2026-11-02 08:00:00"}])
         stderr_path = os.path.join(self.tmp, "stderr")
