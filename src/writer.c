@@ -55,7 +55,7 @@ static const char *str_of(const cJSON *doc, const char *key)
 static void log_item(int prio, const bts_item *it, const char *what, const char *why,
                      const bts_frappe_error *refused)
 {
-    char id[48], code[96], status[32] = "";
+    char id[48], code[96], status[40] = "";
     snprintf(id, sizeof(id), "BIOTIME_TXN_ID=%lld", (long long)it->txn.id);
     snprintf(code, sizeof(code), "EMP_CODE=%s", it->txn.emp_code);
     if (refused)

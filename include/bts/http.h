@@ -49,7 +49,7 @@ typedef struct {
 /* Storage for the fields of one failure: SERVER=, HTTP_STATUS= and, without an answer,
  * CURL_ERROR=. */
 typedef struct {
-    char server[24], status[32], curl[32];
+    char server[24], status[40], curl[32];
     const char *list[4];
 } bts_http_fields;
 
