@@ -437,3 +437,31 @@ char *bts_http_escape(const char *s)
     curl_free(e);
     return copy;
 }
+
+/* --- what a failed request leaves for the log ---------------------------------------- */
+
+void bts_http_failure_set(bts_http_failure *f, const char *server, long status, int curl_error)
+{
+    bts_strlcpy(f->server, server ? server : "", sizeof(f->server));
+    f->status = status;
+    f->curl_error = curl_error;
+}
+
+/* HTTP_STATUS=0 is kept for a request that got no answer, so every failed request can be
+ * found by SERVER= and HTTP_STATUS=; CURL_ERROR= then says what went wrong instead. */
+const char *const *bts_http_failure_fields(const bts_http_failure *f, bts_http_fields *buf)
+{
+    size_t n = 0;
+    if (!f || !*f->server)
+        return NULL;
+    snprintf(buf->server, sizeof(buf->server), "SERVER=%s", f->server);
+    snprintf(buf->status, sizeof(buf->status), "HTTP_STATUS=%ld", f->status);
+    buf->list[n++] = buf->server;
+    buf->list[n++] = buf->status;
+    if (f->status == 0 && f->curl_error) {
+        snprintf(buf->curl, sizeof(buf->curl), "CURL_ERROR=%d", f->curl_error);
+        buf->list[n++] = buf->curl;
+    }
+    buf->list[n] = NULL;
+    return buf->list;
+}

@@ -68,17 +68,41 @@ int bts_sync_fail(bts_cycle *c, int err, const char *text)
 {
     c->error = err;
     bts_strlcpy(c->error_text, text, sizeof(c->error_text));
+    c->failure = (bts_http_failure){.status = 0}; /* a request's, when the caller says so */
     return err;
 }
 
 /* Writing stopped: says why, unless the cause was recorded already (a cursor that could
  * not be saved, say). */
-int bts_sync_write_failed(bts_cycle *c, int err, const char *text)
+int bts_sync_write_failed(bts_cycle *c, int err, const bts_writer *w)
 {
-    if (*text)
-        return bts_sync_fail(c, err, text);
+    if (*w->error) {
+        bts_sync_fail(c, err, w->error);
+        c->failure = w->failure;
+        return err;
+    }
     if (!c->error)
         return bts_sync_fail(c, err, bts_strerror(err));
+    return err;
+}
+
+/* Reading from BioTime failed: what, and the answer that made it fail (its own line, with
+ * the details, was logged by biotime.c). Local errors carry no server. */
+int bts_sync_read_failed(bts_sync *s, bts_cycle *c, int err, const char *what)
+{
+    const bts_http_failure *f = bts_biotime_failure(s->bt);
+    bool answered = *f->server &&
+                    (err == BTS_ETRANSIENT || err == BTS_EAUTH || err == BTS_EPROTO);
+    char text[sizeof(c->error_text)];
+    if (answered && f->status)
+        snprintf(text, sizeof(text), "%s: HTTP %ld", what, f->status);
+    else if (answered)
+        snprintf(text, sizeof(text), "%s: no answer", what);
+    else
+        bts_strlcpy(text, what, sizeof(text));
+    bts_sync_fail(c, err, text);
+    if (answered)
+        c->failure = *f;
     return err;
 }
 
@@ -95,7 +119,9 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         bts_frappe_error_format(&err, line, sizeof(line));
         char text[700];
         snprintf(text, sizeof(text), "reading the Employee list from ERPNext: %s", line);
-        return bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
+        bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
+        bts_erpnext_failure(r, &err, &c->failure);
+        return c->error;
     }
     bts_employees *fresh = NULL;
     if ((r = bts_employees_new(&fresh)) == 0 &&
@@ -130,6 +156,16 @@ void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)
     c->duplicates += w->checkin_duplicates + w->device_log_duplicates;
     c->parked += w->parked;
     c->rejected += w->rejected;
+}
+
+void bts_sync_page_done(bts_sync *s, const bts_cycle *c, const bts_write_counts *w)
+{
+    bts_cycle now;
+    if (!s->opt.on_page)
+        return;
+    now = *c; /* the written counts join the cycle's only when the writing ends */
+    bts_sync_add_counts(&now, w);
+    s->opt.on_page(s->opt.on_page_ud, &now, &s->st);
 }
 
 /* Said once per code (the state remembers the codes): HR has an Employee to map. */

@@ -50,10 +50,12 @@ static int advance_shift(bts_sync *s, const char *shift, const char *t, bool *re
 {
     cJSON *doc = NULL, *fields = NULL;
     bts_frappe_error err;
+    bts_http_fields f;
     const char *dt = "Shift Type";
     int r = bts_erpnext_get(s->erp, dt, shift, &doc, &err);
     if (r < 0) {
-        bts_warn("Shift Type %s: %s", shift, err.message);
+        bts_log_fields(LOG_WARNING, bts_erpnext_fields(r, &err, &f), "Shift Type %s: %s", shift,
+                       err.message);
         return r;
     }
     const cJSON *auto_upd = cJSON_GetObjectItemCaseSensitive(doc, "auto_update_last_sync");
@@ -67,8 +69,8 @@ static int advance_shift(bts_sync *s, const char *shift, const char *t, bool *re
             bts_info("Shift Type %s: last_sync_of_checkin advanced to %s", shift, t);
             r = 1;
         } else if (r < 0)
-            bts_warn("Shift Type %s: could not advance last_sync_of_checkin: %s", shift,
-                     err.message);
+            bts_log_fields(LOG_WARNING, bts_erpnext_fields(r, &err, &f), "Shift Type %s: could "
+                           "not advance last_sync_of_checkin: %s", shift, err.message);
     }
     cJSON_Delete(doc);
     cJSON_Delete(fields);
