@@ -72,7 +72,7 @@ static void write_file(const char *dir, const char *name, const char *text)
     char path[256];
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(text, fp);
@@ -86,7 +86,7 @@ static char *read_text(const char *dir, const char *name)
     FILE *fp;
     size_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     fp = fopen(path, "r");
     assert_non_null(fp);
     n = fread(buf, 1, sizeof(buf) - 1, fp);
