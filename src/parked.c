@@ -73,7 +73,8 @@ static size_t build_items(bts_sync *s, const cJSON *rows, bts_item *items)
         const bts_employee *emp = NULL;
         memset(it, 0, sizeof(*it));
         if (txn_from_device_log(row, &it->txn) < 0 ||
-            bts_map_checkin(s->cfg, s->emps, &it->txn, &it->verdict, &it->checkin, &emp) < 0) {
+            bts_map_checkin(s->cfg, s->emps, bts_sync_geolocation(s), &it->txn, &it->verdict,
+                            &it->checkin, &emp) < 0) {
             s->st.parked_waiting++;
             bts_item_clear(it);
             continue;

@@ -82,6 +82,34 @@ int bts_sync_write_failed(bts_cycle *c, int err, const char *text)
     return err;
 }
 
+bool bts_sync_geolocation(const bts_sync *s)
+{
+    return s->geolocation || s->w.geolocation_refused;
+}
+
+/* HR Settings > Allow Geolocation Tracking, read with the employee map: where it is on,
+ * HRMS refuses a checkin without coordinates, so a terminal without an erpnext.locations
+ * entry is parked up front instead of costing a refused batch. An API user that may not
+ * read HR Settings (it needs HR Manager) leaves it to ERPNext's refusal to tell. */
+static void refresh_geolocation(bts_sync *s)
+{
+    bts_frappe_error err;
+    cJSON *doc = NULL;
+    char on[8] = "", line[600];
+    int r = bts_erpnext_get(s->erp, "HR Settings", "HR Settings", &doc, &err);
+    if (r == 0) {
+        bts_json_text(doc, "allow_geolocation_tracking", on, sizeof(on));
+        s->geolocation = *on && strcmp(on, "0") != 0;
+        s->w.geolocation_refused = false; /* the setting is known: it may have been turned off */
+    } else if (!s->warned_hr_settings) {
+        s->warned_hr_settings = true;
+        bts_frappe_error_format(&err, line, sizeof(line));
+        bts_info("cannot read HR Settings (%s): whether checkins need coordinates "
+                 "(geolocation tracking) is learnt from ERPNext's answers instead", line);
+    }
+    cJSON_Delete(doc);
+}
+
 static int refresh_employees(bts_sync *s, bts_cycle *c)
 {
     const bts_erpnext_config *e = &s->cfg->erpnext;
@@ -105,6 +133,7 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         s->emps_loaded_ms = bts_now_ms();
         s->emps_changed = true;
         bts_debug("employee map: %d employees carry %s", r, e->employee_field);
+        refresh_geolocation(s);
         r = 0;
     } else if (r < 0 && fresh) {
         bts_employees_free(fresh);

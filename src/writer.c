@@ -317,11 +317,13 @@ static int checkin_refused(bts_writer *w, bts_item *it, const bts_frappe_error *
                       line);
         return 0;
     case BTS_FE_GEOLOCATION:
-        bts_item_park(it, "%.150s (turn off HR Settings > Allow Geolocation Tracking, or the "
-                      "checkins cannot be created from a terminal)", line);
+        w->geolocation_refused = true; /* the next pages park such punches without asking */
+        bts_item_park(it, "geolocation tracking is on and terminal %s has no erpnext.locations "
+                      "entry (ERPNext: %.120s)", *it->txn.terminal_sn ? it->txn.terminal_sn :
+                      "(none named)", line);
         return 0;
     case BTS_FE_INACTIVE:
-        bts_item_park(it, "employee is not active: %.250s", line);
+        bts_item_park(it, "ERPNext says the employee is Inactive: %.250s", line);
         return 0;
     default:
         bts_item_park(it, "ERPNext refused the checkin: %.250s", line);
