@@ -579,7 +579,7 @@ static int location_coord(loader *l, const config_setting_t *m, const char *what
     else
         return loader_fail(l, m, what, "expected a number, not %s", type_name(type));
     if (!(v >= -max && v <= max)) /* also refuses NaN */
-        return loader_fail(l, m, what, "%g is out of range %g..%g", v, -max, max);
+        return loader_fail(l, m, what, "%.10g is out of range %g..%g", v, -max, max);
     *ret = v;
     return 0;
 }
