@@ -26,12 +26,15 @@ bt_port=$(start_sim biotime biotime_sim.py --demo --users "erp_sync:demo-passwor
 erp_port=$(start_sim erpnext erpnext_sim.py --api-key demo_key --api-secret demo-secret \
   --site 127.0.0.1)
 
-# ERPNext knows 18 of the 22 people who punch: two codes are unknown, two left.
+# ERPNext knows 20 of the 22 people who punch (two codes are unknown), with every status:
+# HRMS gives the Suspended one (1017) and the leaver (1018) their checkins and refuses only
+# the Inactive one (1019), whose punches are parked.
 python3 - "$erp_port" <<'PY'
 import json, sys, urllib.request
+status = {17: "Suspended", 18: "Left", 19: "Inactive"}
 emps = [{"name": "HR-EMP-%05d" % i, "employee_name": "Demo Employee %d" % i,
          "attendance_device_id": str(1000 + i),
-         "status": "Left" if i in (19, 20) else "Active"} for i in range(1, 21)]
+         "status": status.get(i, "Active")} for i in range(1, 21)]
 req = urllib.request.Request("http://127.0.0.1:%s/__sim/employees" % sys.argv[1],
                              data=json.dumps({"employees": emps}).encode(),
                              headers={"Content-Type": "application/json"})
