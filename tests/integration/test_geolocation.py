@@ -68,6 +68,19 @@ class Geolocation(SyncTest):
         # HR Settings was read, so the unlisted terminal cost no refused request
         self.assertEqual(self.erp.get("/__sim/stats")["statuses"].get("417", 0), 0)
 
+    def test_a_terminal_on_the_equator_is_accepted_as_hrms_accepts_it(self):
+        """HRMS refuses only when both coordinates are 0: latitude 0 with a longitude is a
+        position (Kampala's terminal), though HRMS then fills no GeoJSON point."""
+        equator = {"terminal": "EQTR000004", "latitude": 0.0, "longitude": 32.5825}
+        self.add_punches([{"emp_code": "1001", "terminal_sn": "EQTR000004",
+                           "punch_time": "2026-11-02 08:00:00", "punch_state": "0"}])
+        self.configure(RIYADH, equator)
+        self.once()
+        [c] = self.checkins()
+        self.assertEqual((c["latitude"], c["longitude"]), (0.0, 32.5825))
+        self.assertFalse(c.get("geolocation"))
+        self.assert_exactly_once()
+
     def test_without_geolocation_tracking_coordinates_are_still_sent(self):
         self.erp.config(geolocation_tracking=False)
         self.punch_both_terminals()
