@@ -82,9 +82,27 @@ int bts_sync_write_failed(bts_cycle *c, int err, const char *text)
     return err;
 }
 
+#define GEOLOCATION_RELEARN_MS (60 * 60 * 1000)
+
 bool bts_sync_geolocation(const bts_sync *s)
 {
     return s->geolocation || s->w.geolocation_refused;
+}
+
+/* HR Settings unreadable: what a refusal taught is trusted for an hour, then the punches are
+ * offered again (tracking may have been turned off; if not, a refused batch teaches it
+ * again). */
+static void geolocation_expire(bts_sync *s)
+{
+    int64_t now = bts_now_ms();
+    if (!s->w.geolocation_refused) {
+        s->geolocation_learnt_ms = 0;
+    } else if (!s->geolocation_learnt_ms) {
+        s->geolocation_learnt_ms = now;
+    } else if (now - s->geolocation_learnt_ms >= GEOLOCATION_RELEARN_MS) {
+        s->w.geolocation_refused = false;
+        s->geolocation_learnt_ms = 0;
+    }
 }
 
 /* HR Settings > Allow Geolocation Tracking, read with the employee map: where it is on,
@@ -100,8 +118,12 @@ static void refresh_geolocation(bts_sync *s)
     if (r == 0) {
         bts_json_text(doc, "allow_geolocation_tracking", on, sizeof(on));
         s->geolocation = *on && strcmp(on, "0") != 0;
-        s->w.geolocation_refused = false; /* the setting is known: it may have been turned off */
-    } else if (!s->warned_hr_settings) {
+        s->w.geolocation_refused = false;
+        s->geolocation_learnt_ms = 0;
+    } else {
+        geolocation_expire(s);
+    }
+    if (r < 0 && !s->warned_hr_settings) {
         s->warned_hr_settings = true;
         bts_frappe_error_format(&err, line, sizeof(line));
         bts_info("cannot read HR Settings (%s): whether checkins need coordinates "

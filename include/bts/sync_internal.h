@@ -37,6 +37,7 @@ struct bts_sync {
     bool emps_changed;         /* the map was reloaded: parked punches may now map */
     int64_t parked_checked_ms;
     bool geolocation;          /* HR Settings > Allow Geolocation Tracking, read with the map */
+    int64_t geolocation_learnt_ms; /* when a refusal taught it (HR Settings unreadable) */
     bool warned_hr_settings;   /* said once that HR Settings cannot be read */
     time_t cycle_started;      /* when this cycle's read began (watermark bound) */
     time_t watermark_at;       /* last watermark update */

@@ -126,6 +126,23 @@ class GeolocationLearntFromRefusal(Geolocation):
         self.assertGreater(statuses.get("403", 0), 0)  # HR Settings
         self.assertGreater(statuses.get("417", 0), 0)  # a checkin without coordinates
 
+    def test_one_refusal_teaches_the_rest_to_wait_without_asking(self):
+        """300 punches from the unlisted terminal over 30 pages: once ERPNext has refused
+        one for want of coordinates, the later pages are parked without a request."""
+        self.add_punches([{"emp_code": "1001", "terminal_sn": LISTED,
+                           "punch_time": "2026-11-01 07:00:00"}])
+        self.generate(300, terminals=[UNLISTED])
+        self.config_path = self.write_config(biotime={"page_size": 10},
+                                             erpnext={"locations": [RIYADH]})
+        self.once()
+        self.assertEqual(len(self.checkins()), 1)
+        parked = [l for l in self.device_logs() if int(l["synced"]) == 0]
+        self.assertEqual(len(parked), 300)
+        self.assertTrue(all(REASON in l["sync_error"] for l in parked))
+        refused = self.erp.get("/__sim/stats")["statuses"].get("417", 0)
+        self.assertGreater(refused, 0)
+        self.assertLess(refused, 100)
+
     def test_test_connection_names_the_terminals_without_coordinates(self):
         self.configure(RIYADH)
         rc, out, err = self.run_daemon("--test-connection", expect=EXIT_OK)
