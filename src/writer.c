@@ -592,11 +592,17 @@ int bts_writer_link_parked(bts_writer *w, bts_item *items, size_t n)
 void bts_writer_dry_print(bts_writer *w, const bts_item *it)
 {
     const cJSON *c = it->checkin;
+    const cJSON *lat = c ? cJSON_GetObjectItemCaseSensitive(c, "latitude") : NULL;
+    const cJSON *lon = c ? cJSON_GetObjectItemCaseSensitive(c, "longitude") : NULL;
+    char where[80] = ""; /* erpnext.locations: what the checkin would carry */
+    if (cJSON_IsNumber(lat) && cJSON_IsNumber(lon))
+        snprintf(where, sizeof(where), " latitude=%.10g longitude=%.10g", lat->valuedouble,
+                 lon->valuedouble);
     if (c)
         fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> checkin employee=%s time=%s "
-                "log_type=%s device_id=%s; Device Log synced=1\n", (long long)it->txn.id,
+                "log_type=%s device_id=%s%s; Device Log synced=1\n", (long long)it->txn.id,
                 it->txn.emp_code, it->txn.punch_time, str_of(c, "employee"), str_of(c, "time"),
-                str_of(c, "log_type"), str_of(c, "device_id"));
+                str_of(c, "log_type"), str_of(c, "device_id"), where);
     else
         fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> Device Log synced=0 (%s)\n",
                 (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time,

@@ -81,6 +81,18 @@ class Geolocation(SyncTest):
         self.assertFalse(c.get("geolocation"))
         self.assert_exactly_once()
 
+    def test_dry_run_shows_the_coordinates_and_the_terminal_to_list(self):
+        self.punch_both_terminals()
+        self.configure(RIYADH)
+        rc, out, err = self.once("--dry-run")
+        lines = [l for l in out.splitlines() if "emp_code=1001" in l]
+        self.assertEqual(len(lines), 2, out)
+        [listed] = [l for l in lines if "device_id=%s" % LISTED in l]
+        self.assertIn("latitude=24.7136 longitude=46.6753; Device Log synced=1", listed)
+        [unlisted] = [l for l in lines if "synced=0" in l]
+        self.assertIn(REASON, unlisted)
+        self.assertEqual(self.checkins(), [])
+
     def test_without_geolocation_tracking_coordinates_are_still_sent(self):
         self.erp.config(geolocation_tracking=False)
         self.punch_both_terminals()
@@ -125,6 +137,18 @@ class GeolocationLearntFromRefusal(Geolocation):
         statuses = self.erp.get("/__sim/stats")["statuses"]
         self.assertGreater(statuses.get("403", 0), 0)  # HR Settings
         self.assertGreater(statuses.get("417", 0), 0)  # a checkin without coordinates
+
+    def test_dry_run_shows_the_coordinates_and_the_terminal_to_list(self):
+        """A dry run writes nothing, so nothing refuses: it cannot know the unlisted
+        terminal will be refused, and says it would write its checkin."""
+        self.punch_both_terminals()
+        self.configure(RIYADH)
+        rc, out, err = self.once("--dry-run")
+        lines = [l for l in out.splitlines() if "emp_code=1001" in l]
+        self.assertEqual(len(lines), 2, out)
+        [listed] = [l for l in lines if "device_id=%s" % LISTED in l]
+        self.assertIn("latitude=24.7136 longitude=46.6753; Device Log synced=1", listed)
+        self.assertEqual(self.checkins(), [])
 
     def test_one_refusal_teaches_the_rest_to_wait_without_asking(self):
         """300 punches from the unlisted terminal over 30 pages: once ERPNext has refused
