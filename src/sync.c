@@ -212,9 +212,29 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
         s->emps_want_refresh = true;
 }
 
+/* Said once per terminal and run: the operator has coordinates to add. */
+static void warn_no_location(bts_sync *s, const bts_rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        const char *sn = rows->items[i].txn.terminal_sn;
+        bool said = false;
+        if (rows->items[i].verdict != BTS_MAP_NO_LOCATION)
+            continue;
+        for (size_t k = 0; k < s->n_unlocated; k++)
+            said = said || strcmp(s->unlocated[k], sn) == 0;
+        if (said || s->n_unlocated >= BTS_ARRAY_SIZE(s->unlocated))
+            continue;
+        bts_strlcpy(s->unlocated[s->n_unlocated++], sn, sizeof(s->unlocated[0]));
+        bts_warn("geolocation tracking is on and terminal %s has no erpnext.locations entry: "
+                 "its punches are kept as Device Logs with synced = 0 and get their checkins "
+                 "once it has one", *sn ? sn : "(none named)");
+    }
+}
+
 /* Counts what mapping a page found, and says once if BioTime ignored a time range. */
 void bts_sync_count_rows(bts_sync *s, bts_cycle *c, const bts_rows *rows)
 {
+    warn_no_location(s, rows);
     c->read += rows->n;
     c->skipped += rows->skipped + rows->outside;
     c->rejected += rows->rejected;

@@ -39,6 +39,8 @@ struct bts_sync {
     bool geolocation;          /* HR Settings > Allow Geolocation Tracking, read with the map */
     int64_t geolocation_learnt_ms; /* when a refusal taught it (HR Settings unreadable) */
     bool warned_hr_settings;   /* said once that HR Settings cannot be read */
+    char unlocated[16][64];    /* terminals said to need coordinates (geolocation) */
+    size_t n_unlocated;
     time_t cycle_started;      /* when this cycle's read began (watermark bound) */
     time_t watermark_at;       /* last watermark update */
     bool warned_filter_ignored;

@@ -41,7 +41,9 @@ class Geolocation(SyncTest):
     def run_listed_then_unlisted(self):
         self.punch_both_terminals()
         self.configure(RIYADH)
-        self.once()
+        rc, out, err = self.once()
+        said = [l for l in err.splitlines() if REASON in l and "get their checkins" in l]
+        self.assertLessEqual(len(said), 1, said)  # once per terminal, not per punch
         checkins = self.checkins()
         self.assertEqual(len(checkins), 3)
         for c in checkins:
@@ -65,6 +67,8 @@ class Geolocation(SyncTest):
 
     def test_listed_terminal_sends_coordinates_unlisted_is_parked_until_listed(self):
         self.run_listed_then_unlisted()
+        [first] = self.outputs[:1]
+        self.assertEqual(first.count(REASON + ": its punches are kept"), 1, first)
         # HR Settings was read, so the unlisted terminal cost no refused request
         self.assertEqual(self.erp.get("/__sim/stats")["statuses"].get("417", 0), 0)
 
