@@ -642,7 +642,8 @@ static int locations_unique(loader *l, const config_setting_t *s, const bts_loca
     for (unsigned i = 1; i < n; i++)
         for (unsigned j = 0; j < i; j++)
             if (strcmp(locs[i].terminal, locs[j].terminal) == 0) {
-                const config_setting_t *e = config_setting_get_elem(s, i);
+                const config_setting_t *e =
+                    config_setting_get_member(config_setting_get_elem(s, i), "terminal");
                 char at[64];
                 snprintf(at, sizeof(at), "erpnext.locations[%u].terminal", i);
                 return loader_fail(l, e, at, "terminal \"%s\" is listed twice (also at "
