@@ -66,6 +66,7 @@ class EveryStatus(SyncTest):
                                           ("5002", "HR-EMP-00018", "2026-10-30 17:00:00",
                                            "OUT")):
             self.assertEqual(int(logs[name]["synced"]), 1)
+            self.assertEqual(logs[name]["sync_error"] or "", "")  # the old reason is gone
             c = checkins[logs[name]["employee_check_in"]]
             self.assertEqual((c["employee"], c["time"][:19], c["log_type"]),
                              (emp, when, log_type))
