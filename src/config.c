@@ -35,6 +35,7 @@ typedef enum {
     KEY_ENUM,    /* int: the value of one of .choices, written by name */
     KEY_STRINGS, /* char ** with a size_t count at .count */
     KEY_INTS,    /* int * with a size_t count at .count, each within min..max */
+    KEY_LOCATIONS, /* bts_location * with a size_t count at .count */
 } key_type;
 
 typedef struct {
@@ -99,6 +100,8 @@ static const int punch_out_default[] = {1, 2, 5};
 #define K_INTS(g, n, f, cnt, d, lo, hi) \
     {.group = g, .name = n, .type = KEY_INTS, .offset = AT(f), .count = AT(cnt), \
      .def_ints = d, .n_def_ints = BTS_ARRAY_SIZE(d), .min = lo, .max = hi}
+#define K_LOCS(g, n, f, cnt) \
+    {.group = g, .name = n, .type = KEY_LOCATIONS, .offset = AT(f), .count = AT(cnt)}
 
 /* CONTRACT.md §3, in its order: bts_config_print follows this table. Keys of one group
  * must stay together. */
@@ -135,6 +138,7 @@ static const key keys[] = {
     K_INT("erpnext", "connections", erpnext.connections, 4, 1, 32),
     K_INT("erpnext", "timeout", erpnext.timeout, 60, 1, 3600),
     K_STRS("erpnext", "shift_types", erpnext.shift_types, erpnext.n_shift_types, bts_config_check_nonempty),
+    K_LOCS("erpnext", "locations", erpnext.locations, erpnext.n_locations),
     K_BOOL("erpnext", "tls_verify", erpnext.tls_verify, true),
     K_STR("erpnext", "ca_file", erpnext.ca_file, "", bts_config_check_readable),
 
@@ -287,6 +291,7 @@ static int key_default(bts_config *cfg, const key *k) {
                 *FIELD(cfg, k->offset, int) = c->value;
         return 0;
     case KEY_STRINGS:
+    case KEY_LOCATIONS:
         return 0;
     case KEY_INTS:
         if (!(*FIELD(cfg, k->offset, int *) = calloc(k->n_def_ints, sizeof(int))))
@@ -311,6 +316,13 @@ static void key_free(bts_config *cfg, const key *k) {
         break;
     case KEY_INTS:
         free(*FIELD(cfg, k->offset, int *));
+        break;
+    case KEY_LOCATIONS:
+        for (size_t i = 0; i < *FIELD(cfg, k->count, size_t); i++)
+            free((*FIELD(cfg, k->offset, bts_location *))[i].terminal);
+        free(*FIELD(cfg, k->offset, bts_location *));
+        *FIELD(cfg, k->offset, bts_location *) = NULL;
+        *FIELD(cfg, k->count, size_t) = 0;
         break;
     case KEY_INT:
     case KEY_BOOL:
@@ -553,6 +565,118 @@ static int key_array(loader *l, const key *k, const config_setting_t *s) {
     return 0;
 }
 
+/* ---- erpnext.locations ---- */
+
+#define LOCATION_SHAPE "{ terminal = \"SN\"; latitude = 24.7136; longitude = 46.6753; }"
+
+/* A coordinate: an integer or a number with a fraction, within -max..max. */
+static int location_coord(loader *l, const config_setting_t *m, const char *what, double max,
+                          double *ret) {
+    int type = config_setting_type(m);
+    double v;
+
+    if (type == CONFIG_TYPE_FLOAT)
+        v = config_setting_get_float(m);
+    else if (type_is_int(type))
+        v = (double)config_setting_get_int64(m);
+    else
+        return loader_fail(l, m, what, "expected a number, not %s", type_name(type));
+    if (!(v >= -max && v <= max)) /* also refuses NaN */
+        return loader_fail(l, m, what, "%.10g is out of range %g..%g", v, -max, max);
+    *ret = v;
+    return 0;
+}
+
+static int location_member(loader *l, const config_setting_t *m, const char *at,
+                           bts_location *loc, unsigned *seen) {
+    const char *name = config_setting_name(m);
+    char what[96];
+
+    snprintf(what, sizeof(what), "%s.%s", at, name);
+    if (strcmp(name, "latitude") == 0) {
+        *seen |= 1;
+        return location_coord(l, m, what, 90, &loc->latitude);
+    }
+    if (strcmp(name, "longitude") == 0) {
+        *seen |= 2;
+        return location_coord(l, m, what, 180, &loc->longitude);
+    }
+    if (strcmp(name, "terminal") != 0)
+        return loader_fail(l, m, what, "unknown key (expected terminal, latitude and "
+                           "longitude)");
+    *seen |= 4;
+    if (config_setting_type(m) != CONFIG_TYPE_STRING)
+        return loader_fail(l, m, what, "expected a string, not %s",
+                           type_name(config_setting_type(m)));
+    if (!*config_setting_get_string(m))
+        return loader_fail(l, m, what, "empty: give the terminal's serial number");
+    if (str_set(&loc->terminal, config_setting_get_string(m)) < 0)
+        return loader_oom(l);
+    return 0;
+}
+
+/* One element: { terminal = "SN"; latitude = ...; longitude = ...; }. */
+static int location_take(loader *l, const key *k, const config_setting_t *e, unsigned i,
+                         bts_location *loc) {
+    char at[64];
+    unsigned seen = 0;
+    int r;
+
+    snprintf(at, sizeof(at), "%s.%s[%u]", k->group, k->name, i);
+    if (!config_setting_is_group(e))
+        return loader_fail(l, e, at, "expected a group " LOCATION_SHAPE ", not %s",
+                           type_name(config_setting_type(e)));
+    for (int j = 0; j < config_setting_length(e); j++)
+        if ((r = location_member(l, config_setting_get_elem(e, (unsigned)j), at, loc,
+                                 &seen)) < 0)
+            return r;
+    if (seen != 7)
+        return loader_fail(l, e, at, "needs terminal, latitude and longitude: " LOCATION_SHAPE);
+    /* HRMS takes 0, 0 for "no coordinates" and refuses the checkin. */
+    if (loc->latitude == 0 && loc->longitude == 0)
+        return loader_fail(l, e, at, "latitude 0 and longitude 0 are \"no coordinates\" to "
+                           "HRMS: give terminal %s's real position", loc->terminal);
+    return 0;
+}
+
+/* A terminal listed twice would have two positions. */
+static int locations_unique(loader *l, const config_setting_t *s, const bts_location *locs,
+                            unsigned n) {
+    for (unsigned i = 1; i < n; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(locs[i].terminal, locs[j].terminal) == 0) {
+                const config_setting_t *e =
+                    config_setting_get_member(config_setting_get_elem(s, i), "terminal");
+                char at[64];
+                snprintf(at, sizeof(at), "erpnext.locations[%u].terminal", i);
+                return loader_fail(l, e, at, "terminal \"%s\" is listed twice (also at "
+                                   "line %u)", locs[i].terminal,
+                                   config_setting_source_line(config_setting_get_elem(s, j)));
+            }
+    return 0;
+}
+
+static int key_locations(loader *l, const key *k, const config_setting_t *s) {
+    bts_location *locs;
+    unsigned n;
+    int r;
+
+    /* "()" is the empty list; "[]" an empty array: both mean none. */
+    if (!config_setting_is_list(s) && !(config_setting_is_array(s) &&
+                                        config_setting_length(s) == 0))
+        return key_type_fail(l, k, s, "a list of groups ( " LOCATION_SHAPE " )");
+    n = (unsigned)config_setting_length(s);
+    if (!(locs = calloc(n ? n : 1, sizeof(*locs))))
+        return loader_oom(l);
+    key_free(l->cfg, k);
+    *FIELD(l->cfg, k->offset, bts_location *) = locs;
+    *FIELD(l->cfg, k->count, size_t) = n;
+    for (unsigned i = 0; i < n; i++)
+        if ((r = location_take(l, k, config_setting_get_elem(s, i), i, &locs[i])) < 0)
+            return r;
+    return locations_unique(l, s, locs, n);
+}
+
 static int key_take(loader *l, const key *k, const config_setting_t *s) {
     switch (k->type) {
     case KEY_STRING:
@@ -570,6 +694,8 @@ static int key_take(loader *l, const key *k, const config_setting_t *s) {
     case KEY_STRINGS:
     case KEY_INTS:
         return key_array(l, k, s);
+    case KEY_LOCATIONS:
+        return key_locations(l, k, s);
     }
     return BTS_EINVAL;
 }
@@ -885,6 +1011,18 @@ static void print_value(const bts_config *cfg, const key *k, FILE *out) {
         }
         fputc(']', out);
         break;
+    case KEY_LOCATIONS:
+        fputc('(', out);
+        for (size_t i = 0; i < *FIELD(cfg, k->count, size_t); i++) {
+            const bts_location *loc = &(*FIELD(cfg, k->offset, bts_location *))[i];
+            fputs(i ? ", { terminal = " : " { terminal = ", out);
+            print_string(out, loc->terminal);
+            /* %.10g: the 7 decimals HRMS keeps, without trailing zeros */
+            fprintf(out, "; latitude = %.10g; longitude = %.10g; }", loc->latitude,
+                    loc->longitude);
+        }
+        fputs(*FIELD(cfg, k->count, size_t) ? " )" : ")", out);
+        break;
     }
 }
 
@@ -925,4 +1063,12 @@ bool bts_config_terminal_selected(const bts_config *cfg, const char *sn)
         if (strcmp(cfg->biotime.terminals[i], sn) == 0)
             return true;
     return false;
+}
+
+const bts_location *bts_config_location(const bts_config *cfg, const char *sn)
+{
+    for (size_t i = 0; sn && *sn && i < cfg->erpnext.n_locations; i++)
+        if (strcmp(cfg->erpnext.locations[i].terminal, sn) == 0)
+            return &cfg->erpnext.locations[i];
+    return NULL;
 }

@@ -67,9 +67,35 @@ void bts_employees_free(bts_employees *m)
     free(m);
 }
 
+static const char *const emp_status_names[] = {
+    [BTS_EMP_ACTIVE] = "Active", [BTS_EMP_SUSPENDED] = "Suspended", [BTS_EMP_LEFT] = "Left",
+    [BTS_EMP_OTHER] = "", [BTS_EMP_INACTIVE] = "Inactive",
+};
+
+const char *bts_employees_status_str(bts_emp_status s)
+{
+    return (size_t)s < BTS_ARRAY_SIZE(emp_status_names) ? emp_status_names[s] : "";
+}
+
+bool bts_employee_accepts_checkins(const bts_employee *e)
+{
+    return e && e->status != BTS_EMP_INACTIVE;
+}
+
+/* Compared exactly, as HRMS does: "inactive" is not Inactive to it either. */
+static bts_emp_status emp_status_of(const cJSON *st)
+{
+    if (!cJSON_IsString(st) || !st->valuestring)
+        return BTS_EMP_OTHER;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(emp_status_names); i++)
+        if (i != BTS_EMP_OTHER && strcmp(st->valuestring, emp_status_names[i]) == 0)
+            return (bts_emp_status)i;
+    return BTS_EMP_OTHER;
+}
+
 /* Reads one row; false when it lacks a usable code or name. */
 static bool emp_row(const cJSON *row, const char *field, char *code, size_t n,
-                    const char **name, bool *active)
+                    const char **name, bts_emp_status *status)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, field);
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(row, "name");
@@ -83,18 +109,25 @@ static bool emp_row(const cJSON *row, const char *field, char *code, size_t n,
     if (!cJSON_IsString(nm) || !nm->valuestring || !nm->valuestring[0])
         return false;
     *name = nm->valuestring;
-    *active = cJSON_IsString(st) && st->valuestring && strcmp(st->valuestring, "Active") == 0;
+    *status = emp_status_of(st);
     return true;
 }
 
-/* Puts one employee in; on a duplicate code the first Active one wins, else the first. */
+/* Which of two Employees with one code gets the punches: Active first (a reused badge
+ * belongs to the current holder), then any HRMS accepts, Inactive last. */
+static int emp_rank(bts_emp_status s)
+{
+    return s == BTS_EMP_ACTIVE ? 2 : s == BTS_EMP_INACTIVE ? 0 : 1;
+}
+
+/* Puts one employee in; on a duplicate code the first of the best rank wins. */
 static int emp_insert(bts_employee *slots, size_t n_slots, const char *code, const char *name,
-                      bool active, size_t *count)
+                      bts_emp_status status, size_t *count)
 {
     bts_employee *e = emp_slot(slots, n_slots, code);
     char *dup;
 
-    if (e->code && (e->active || !active))
+    if (e->code && emp_rank(e->status) >= emp_rank(status))
         return 0;
     dup = strdup(name);
     if (!dup)
@@ -109,7 +142,7 @@ static int emp_insert(bts_employee *slots, size_t n_slots, const char *code, con
     }
     free(e->name);
     e->name = dup;
-    e->active = active;
+    e->status = status;
     return 0;
 }
 
@@ -139,11 +172,11 @@ int bts_employees_load(bts_employees *m, const cJSON *rows, const char *field)
         return BTS_ENOMEM;
     cJSON_ArrayForEach(row, rows) {
         const char *name;
-        bool active;
+        bts_emp_status status;
 
-        if (!cJSON_IsObject(row) || !emp_row(row, field, code, sizeof(code), &name, &active))
+        if (!cJSON_IsObject(row) || !emp_row(row, field, code, sizeof(code), &name, &status))
             continue;
-        r = emp_insert(slots, n_slots, code, name, active, &count);
+        r = emp_insert(slots, n_slots, code, name, status, &count);
         if (r < 0)
             goto out;
     }

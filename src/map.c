@@ -25,6 +25,7 @@ const char *bts_map_verdict_str(bts_map_verdict v)
     case BTS_MAP_UNMAPPED: return "unmapped";
     case BTS_MAP_INACTIVE: return "inactive";
     case BTS_MAP_NO_CHECKINS: return "no-checkins";
+    case BTS_MAP_NO_LOCATION: return "no-location";
     }
     return "unknown";
 }
@@ -85,6 +86,13 @@ static const char *map_nonempty(const char *a, const char *b)
     return a && *a ? a : b;
 }
 
+/* The terminal's fixed coordinates (HRMS fills geolocation from them where tracking is on). */
+static bool map_add_location(cJSON *doc, const bts_location *loc)
+{
+    return !loc || (cJSON_AddNumberToObject(doc, "latitude", loc->latitude) &&
+                    cJSON_AddNumberToObject(doc, "longitude", loc->longitude));
+}
+
 /* The Employee Checkin document; time converted from BioTime's zone to ERPNext's. */
 static int map_checkin_doc(const bts_config *cfg, const bts_txn *t, const bts_employee *emp,
                            cJSON **ret)
@@ -104,7 +112,8 @@ static int map_checkin_doc(const bts_config *cfg, const bts_txn *t, const bts_em
         !cJSON_AddStringToObject(doc, "time", when) ||
         !cJSON_AddStringToObject(doc, "log_type", bts_map_log_type(&cfg->sync, t->punch_state)) ||
         !cJSON_AddStringToObject(doc, "device_id",
-                                 map_nonempty(t->terminal_sn, t->terminal_alias))) {
+                                 map_nonempty(t->terminal_sn, t->terminal_alias)) ||
+        !map_add_location(doc, bts_config_location(cfg, t->terminal_sn))) {
         cJSON_Delete(doc);
         return BTS_ENOMEM;
     }
@@ -112,17 +121,49 @@ static int map_checkin_doc(const bts_config *cfg, const bts_txn *t, const bts_em
     return 0;
 }
 
-static bts_map_verdict map_decide(const bts_config *cfg, const bts_employee *emp)
+/* HRMS's rule (hrms/hr/utils.py validate_active_employee): only Inactive is refused. A
+ * terminal without coordinates is refused only where geolocation tracking is on. */
+static bts_map_verdict map_decide(const bts_config *cfg, const bts_employee *emp,
+                                  bool geolocation, const bts_txn *t)
 {
     if (!cfg->erpnext.create_checkins)
         return BTS_MAP_NO_CHECKINS;
     if (!emp)
         return BTS_MAP_UNMAPPED;
-    return emp->active ? BTS_MAP_CHECKIN : BTS_MAP_INACTIVE;
+    if (!bts_employee_accepts_checkins(emp))
+        return BTS_MAP_INACTIVE;
+    if (geolocation && !bts_config_location(cfg, t->terminal_sn))
+        return BTS_MAP_NO_LOCATION;
+    return BTS_MAP_CHECKIN;
 }
 
-int bts_map_checkin(const bts_config *cfg, const bts_employees *emps, const bts_txn *t,
-                    bts_map_verdict *ret_verdict, cJSON **ret_checkin,
+void bts_map_park_reason(const bts_config *cfg, bts_map_verdict v, const bts_txn *t,
+                         const bts_employee *emp, char *out, size_t n)
+{
+    switch (v) {
+    case BTS_MAP_CHECKIN:
+        snprintf(out, n, "%s", "");
+        return;
+    case BTS_MAP_UNMAPPED:
+        snprintf(out, n, "no Employee has %s = %s", cfg->erpnext.employee_field, t->emp_code);
+        return;
+    case BTS_MAP_INACTIVE:
+        snprintf(out, n, "Employee %s is Inactive", emp ? emp->name : "?");
+        return;
+    case BTS_MAP_NO_CHECKINS:
+        snprintf(out, n, "%s", "erpnext.create_checkins is off");
+        return;
+    case BTS_MAP_NO_LOCATION:
+        snprintf(out, n, "geolocation tracking is on and terminal %s has no erpnext.locations "
+                 "entry (add its latitude and longitude there)",
+                 map_nonempty(t->terminal_sn, "(none: the punch names no terminal)"));
+        return;
+    }
+    snprintf(out, n, "%s", "unknown");
+}
+
+int bts_map_checkin(const bts_config *cfg, const bts_employees *emps, bool geolocation,
+                    const bts_txn *t, bts_map_verdict *ret_verdict, cJSON **ret_checkin,
                     const bts_employee **ret_employee)
 {
     const bts_employee *emp;
@@ -133,7 +174,7 @@ int bts_map_checkin(const bts_config *cfg, const bts_employees *emps, const bts_
     if (!cfg || !t || !ret_verdict || !ret_checkin)
         return BTS_EINVAL;
     emp = bts_employees_find(emps, t->emp_code);
-    v = map_decide(cfg, emp);
+    v = map_decide(cfg, emp, geolocation, t);
     if (v == BTS_MAP_CHECKIN) {
         r = map_checkin_doc(cfg, t, emp, &doc);
         if (r < 0)

@@ -94,7 +94,8 @@ static size_t build_items(bts_sync *s, const cJSON *rows, bts_item *items)
         if (!name || !own_device_log(s, name))
             continue;
         if (txn_from_device_log(row, &it->txn) < 0 ||
-            bts_map_checkin(s->cfg, s->emps, &it->txn, &it->verdict, &it->checkin, &emp) < 0) {
+            bts_map_checkin(s->cfg, s->emps, bts_sync_geolocation(s), &it->txn, &it->verdict,
+                            &it->checkin, &emp) < 0) {
             s->st.parked_waiting++;
             bts_item_clear(it);
             continue;

@@ -23,6 +23,7 @@ typedef struct {
     unsigned counts[3];
     char user[160];      /* the ERPNext API user */
     bool system_manager; /* it has System Manager (or is Administrator) */
+    cJSON *terminals;    /* BioTime's terminal list, when it could be read */
 } probe;
 
 static void say(probe *p, probe_verdict v, const char *check, const char *fmt, ...)
@@ -116,6 +117,7 @@ static int bt_licence(probe *p, bts_biotime *b)
         say(p, PROBE_OK, "BioTime licence", "the API answers (%d terminal%s)", n,
             n == 1 ? "" : "s");
         bt_terminals_known(p, rows);
+        p->terminals = cJSON_Duplicate(rows, 1); /* the geolocation check names them */
     } else if (r == BTS_EAUTH) {
         bt_refused(p);
     } else {
@@ -558,8 +560,55 @@ static void erp_employee_field(probe *p, bts_erpnext *e)
     free(fj);
 }
 
-/* HRMS refuses checkins without coordinates when geolocation tracking is on; a terminal
- * has none, so every punch would be parked. */
+/* The imported terminals (BioTime's list, filtered by biotime.terminals) that have no
+ * erpnext.locations entry, as "A, B" in out (cut with "..."); returns how many. */
+static int terminals_without_location(const probe *p, char *out, size_t n, int *ret_checked)
+{
+    const cJSON *row;
+    int missing = 0;
+    out[0] = '\0';
+    *ret_checked = 0;
+    cJSON_ArrayForEach(row, p->terminals) {
+        char sn[64];
+        if (bts_json_text(row, "sn", sn, sizeof(sn)) <= 0 ||
+            !bts_config_terminal_selected(p->cfg, sn))
+            continue;
+        ++*ret_checked;
+        if (bts_config_location(p->cfg, sn))
+            continue;
+        size_t len = strlen(out);
+        if (len + strlen(sn) + 6 < n)
+            snprintf(out + len, n - len, "%s%s", missing ? ", " : "", sn);
+        else if (len + 4 < n && !strstr(out, "..."))
+            snprintf(out + len, n - len, "...");
+        missing++;
+    }
+    return missing;
+}
+
+/* Tracking is on: HRMS refuses a checkin without coordinates, so a terminal without an
+ * erpnext.locations entry would have every punch parked. */
+static void erp_geolocation_on(probe *p)
+{
+    char names[400];
+    int checked, missing = terminals_without_location(p, names, sizeof(names), &checked);
+    if (!p->terminals || checked == 0)
+        say(p, PROBE_WARN, "ERPNext geolocation", "HR Settings > Allow Geolocation Tracking "
+            "is on: checkins need latitude/longitude, so every terminal needs an "
+            "erpnext.locations entry (%s)", p->terminals ? "BioTime lists none of the "
+            "imported terminals yet" : "BioTime's terminal list could not be read to check "
+            "which lack one");
+    else if (missing)
+        say(p, PROBE_WARN, "ERPNext geolocation", "HR Settings > Allow Geolocation Tracking "
+            "is on: checkins need latitude/longitude, and %d terminal%s ha%s no "
+            "erpnext.locations entry: %s. Their punches are parked (synced = 0) until each "
+            "gets one ( { terminal = \"SN\"; latitude = ...; longitude = ...; } ), or turn "
+            "tracking off", missing, missing == 1 ? "" : "s", missing == 1 ? "s" : "ve", names);
+    else
+        say(p, PROBE_OK, "ERPNext geolocation", "tracking is on, and every terminal has its "
+            "coordinates in erpnext.locations");
+}
+
 static void erp_geolocation(probe *p, bts_erpnext *e)
 {
     bts_frappe_error err = {0};
@@ -571,11 +620,10 @@ static void erp_geolocation(probe *p, bts_erpnext *e)
         bts_json_text(doc, "allow_geolocation_tracking", on, sizeof(on));
     if (r < 0)
         say(p, PROBE_WARN, "ERPNext geolocation", "cannot read HR Settings (%s; it needs HR "
-            "Manager or System Manager): make sure Allow Geolocation Tracking is off", line);
+            "Manager or System Manager): if Allow Geolocation Tracking is on, every terminal "
+            "needs an erpnext.locations entry", line);
     else if (*on && strcmp(on, "0") != 0)
-        say(p, PROBE_WARN, "ERPNext geolocation", "HR Settings > Allow Geolocation Tracking "
-            "is on: checkins need latitude/longitude, which terminals do not send, so every "
-            "punch would be parked: turn it off, or set erpnext.create_checkins = false");
+        erp_geolocation_on(p);
     else
         say(p, PROBE_OK, "ERPNext geolocation", "tracking is off");
     cJSON_Delete(doc);
@@ -639,6 +687,7 @@ int bts_test_connection(const bts_config *cfg, FILE *out)
     probe p = {.cfg = cfg, .out = out};
     probe_biotime(&p);
     probe_erpnext(&p);
+    cJSON_Delete(p.terminals);
     fprintf(out, "%u ok, %u warning%s, %u FAILED\n", p.counts[PROBE_OK], p.counts[PROBE_WARN],
             p.counts[PROBE_WARN] == 1 ? "" : "s", p.counts[PROBE_FAIL]);
     fflush(out);

@@ -54,15 +54,13 @@ static int keep_unusable(const bts_rows_filter *f, bts_item *it, const cJSON *ro
     return 0;
 }
 
-static void set_park_reason(const bts_config *cfg, bts_item *it)
+static void set_park_reason(const bts_config *cfg, bts_item *it, const bts_employee *emp)
 {
-    if (it->verdict == BTS_MAP_UNMAPPED)
-        bts_item_park(it, "no Employee has %s = %s", cfg->erpnext.employee_field,
-                      it->txn.emp_code);
-    else if (it->verdict == BTS_MAP_INACTIVE)
-        bts_item_park(it, "Employee %s is not Active", it->employee);
-    else if (it->verdict == BTS_MAP_NO_CHECKINS)
-        bts_item_park(it, "erpnext.create_checkins is off");
+    char why[300];
+    if (it->verdict == BTS_MAP_CHECKIN)
+        return;
+    bts_map_park_reason(cfg, it->verdict, &it->txn, emp, why, sizeof(why));
+    bts_item_park(it, "%s", why);
 }
 
 static bool outside_range(const bts_rows_filter *f, const bts_txn *t)
@@ -91,7 +89,8 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
         r->outside++;
         return 0;
     }
-    int rc = bts_map_checkin(f->cfg, f->emps, &it->txn, &it->verdict, &it->checkin, &emp);
+    int rc = bts_map_checkin(f->cfg, f->emps, f->geolocation, &it->txn, &it->verdict,
+                             &it->checkin, &emp);
     if (rc < 0) {
         char why[300];
         snprintf(why, sizeof(why), "%s", "punch_time cannot be converted between zones");
@@ -101,7 +100,7 @@ static int build_one(const bts_rows_filter *f, const cJSON *row, int64_t id, bts
         bts_strlcpy(it->employee, emp->name, sizeof(it->employee));
     if (it->verdict == BTS_MAP_UNMAPPED)
         note_unknown(r, it->txn.emp_code, it->txn.id);
-    set_park_reason(f->cfg, it);
+    set_park_reason(f->cfg, it, emp);
     return 1;
 }
 

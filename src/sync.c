@@ -106,6 +106,56 @@ int bts_sync_read_failed(bts_sync *s, bts_cycle *c, int err, const char *what)
     return err;
 }
 
+#define GEOLOCATION_RELEARN_MS (60 * 60 * 1000)
+
+bool bts_sync_geolocation(const bts_sync *s)
+{
+    return s->geolocation || s->w.geolocation_refused;
+}
+
+/* HR Settings unreadable: what a refusal taught is trusted for an hour, then the punches are
+ * offered again (tracking may have been turned off; if not, a refused batch teaches it
+ * again). */
+static void geolocation_expire(bts_sync *s)
+{
+    int64_t now = bts_now_ms();
+    if (!s->w.geolocation_refused) {
+        s->geolocation_learnt_ms = 0;
+    } else if (!s->geolocation_learnt_ms) {
+        s->geolocation_learnt_ms = now;
+    } else if (now - s->geolocation_learnt_ms >= GEOLOCATION_RELEARN_MS) {
+        s->w.geolocation_refused = false;
+        s->geolocation_learnt_ms = 0;
+    }
+}
+
+/* HR Settings > Allow Geolocation Tracking, read with the employee map: where it is on,
+ * HRMS refuses a checkin without coordinates, so a terminal without an erpnext.locations
+ * entry is parked up front instead of costing a refused batch. An API user that may not
+ * read HR Settings (it needs HR Manager) leaves it to ERPNext's refusal to tell. */
+static void refresh_geolocation(bts_sync *s)
+{
+    bts_frappe_error err;
+    cJSON *doc = NULL;
+    char on[8] = "", line[600];
+    int r = bts_erpnext_get(s->erp, "HR Settings", "HR Settings", &doc, &err);
+    if (r == 0) {
+        bts_json_text(doc, "allow_geolocation_tracking", on, sizeof(on));
+        s->geolocation = *on && strcmp(on, "0") != 0;
+        s->w.geolocation_refused = false;
+        s->geolocation_learnt_ms = 0;
+    } else {
+        geolocation_expire(s);
+    }
+    if (r < 0 && !s->warned_hr_settings) {
+        s->warned_hr_settings = true;
+        bts_frappe_error_format(&err, line, sizeof(line));
+        bts_info("cannot read HR Settings (%s): whether checkins need coordinates "
+                 "(geolocation tracking) is learnt from ERPNext's answers instead", line);
+    }
+    cJSON_Delete(doc);
+}
+
 static int refresh_employees(bts_sync *s, bts_cycle *c)
 {
     const bts_erpnext_config *e = &s->cfg->erpnext;
@@ -131,6 +181,7 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         s->emps_loaded_ms = bts_now_ms();
         s->emps_changed = true;
         bts_debug("employee map: %d employees carry %s", r, e->employee_field);
+        refresh_geolocation(s);
         r = 0;
     } else if (r < 0 && fresh) {
         bts_employees_free(fresh);
@@ -197,9 +248,29 @@ void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows)
         s->emps_want_refresh = true;
 }
 
+/* Said once per terminal and run: the operator has coordinates to add. */
+static void warn_no_location(bts_sync *s, const bts_rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        const char *sn = rows->items[i].txn.terminal_sn;
+        bool said = false;
+        if (rows->items[i].verdict != BTS_MAP_NO_LOCATION)
+            continue;
+        for (size_t k = 0; k < s->n_unlocated; k++)
+            said = said || strcmp(s->unlocated[k], sn) == 0;
+        if (said || s->n_unlocated >= BTS_ARRAY_SIZE(s->unlocated))
+            continue;
+        bts_strlcpy(s->unlocated[s->n_unlocated++], sn, sizeof(s->unlocated[0]));
+        bts_warn("geolocation tracking is on and terminal %s has no erpnext.locations entry: "
+                 "its punches are kept as Device Logs with synced = 0 and get their checkins "
+                 "once it has one", *sn ? sn : "(none named)");
+    }
+}
+
 /* Counts what mapping a page found, and says once if BioTime ignored a time range. */
 void bts_sync_count_rows(bts_sync *s, bts_cycle *c, const bts_rows *rows)
 {
+    warn_no_location(s, rows);
     c->read += rows->n;
     c->skipped += rows->skipped + rows->outside;
     c->rejected += rows->rejected;

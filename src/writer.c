@@ -322,11 +322,13 @@ static int checkin_refused(bts_writer *w, bts_item *it, const bts_frappe_error *
                       line);
         return 0;
     case BTS_FE_GEOLOCATION:
-        bts_item_park(it, "%.150s (turn off HR Settings > Allow Geolocation Tracking, or the "
-                      "checkins cannot be created from a terminal)", line);
+        w->geolocation_refused = true; /* the next pages park such punches without asking */
+        bts_item_park(it, "geolocation tracking is on and terminal %s has no erpnext.locations "
+                      "entry (ERPNext: %.120s)", *it->txn.terminal_sn ? it->txn.terminal_sn :
+                      "(none named)", line);
         return 0;
     case BTS_FE_INACTIVE:
-        bts_item_park(it, "employee is not active: %.250s", line);
+        bts_item_park(it, "ERPNext says the employee is Inactive: %.250s", line);
         return 0;
     default:
         bts_item_park(it, "ERPNext refused the checkin: %.250s", line);
@@ -595,11 +597,17 @@ int bts_writer_link_parked(bts_writer *w, bts_item *items, size_t n)
 void bts_writer_dry_print(bts_writer *w, const bts_item *it)
 {
     const cJSON *c = it->checkin;
+    const cJSON *lat = c ? cJSON_GetObjectItemCaseSensitive(c, "latitude") : NULL;
+    const cJSON *lon = c ? cJSON_GetObjectItemCaseSensitive(c, "longitude") : NULL;
+    char where[80] = ""; /* erpnext.locations: what the checkin would carry */
+    if (cJSON_IsNumber(lat) && cJSON_IsNumber(lon))
+        snprintf(where, sizeof(where), " latitude=%.10g longitude=%.10g", lat->valuedouble,
+                 lon->valuedouble);
     if (c)
         fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> checkin employee=%s time=%s "
-                "log_type=%s device_id=%s; Device Log synced=1\n", (long long)it->txn.id,
+                "log_type=%s device_id=%s%s; Device Log synced=1\n", (long long)it->txn.id,
                 it->txn.emp_code, it->txn.punch_time, str_of(c, "employee"), str_of(c, "time"),
-                str_of(c, "log_type"), str_of(c, "device_id"));
+                str_of(c, "log_type"), str_of(c, "device_id"), where);
     else
         fprintf(w->dry_out, "%lld emp_code=%s punch_time=%s -> Device Log synced=0 (%s)\n",
                 (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time,

@@ -44,13 +44,15 @@ start_sim erpnext erpnext_sim.py --api-key demo_key --api-secret demo-secret --s
 bt_port=$(cat "$work/biotime.port")
 erp_port=$(cat "$work/erpnext.port")
 
-# ERPNext knows 20 of the 22 people who punch: two emp_codes (9001, 0042) have no Employee,
-# and one employee (1019) is Inactive, the one status HRMS refuses checkins for.
+# ERPNext knows 20 of the 22 people who punch (two codes are unknown), with every status:
+# HRMS gives the Suspended one (1017) and the leaver (1018) their checkins and refuses only
+# the Inactive one (1019), whose punches are parked.
 python3 - "$erp_port" <<'PY'
 import json, sys, urllib.request
+status = {17: "Suspended", 18: "Left", 19: "Inactive"}
 emps = [{"name": "HR-EMP-%05d" % i, "employee_name": "Demo Employee %d" % i,
          "attendance_device_id": str(1000 + i),
-         "status": "Inactive" if i == 19 else "Active"} for i in range(1, 21)]
+         "status": status.get(i, "Active")} for i in range(1, 21)]
 req = urllib.request.Request("http://127.0.0.1:%s/__sim/employees" % sys.argv[1],
                              data=json.dumps({"employees": emps}).encode(),
                              headers={"Content-Type": "application/json"})

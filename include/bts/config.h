@@ -26,6 +26,13 @@ typedef struct {
     char *ca_file;
 } bts_biotime_config;
 
+/* erpnext.locations: a terminal's fixed coordinates, sent with each of its checkins. */
+typedef struct {
+    char *terminal;     /* serial number (terminal_sn) */
+    double latitude;    /* -90..90 */
+    double longitude;   /* -180..180 */
+} bts_location;
+
 typedef struct {
     char *url;          /* without trailing slash */
     char *api_key;
@@ -42,6 +49,8 @@ typedef struct {
     int timeout;
     char **shift_types;
     size_t n_shift_types;
+    bts_location *locations;
+    size_t n_locations;
     bool tls_verify;
     char *ca_file;
 } bts_erpnext_config;
@@ -86,6 +95,9 @@ void bts_config_print(const bts_config *cfg, FILE *out);
 
 /* Is the terminal with this serial one of biotime.terminals (or are all selected)? */
 bool bts_config_terminal_selected(const bts_config *cfg, const char *sn);
+
+/* The erpnext.locations entry of the terminal with this serial, or NULL. */
+const bts_location *bts_config_location(const bts_config *cfg, const char *sn);
 
 /* Every secret value of cfg (for the "no secret in any output" checks); NULL-terminated. */
 size_t bts_config_secrets(const bts_config *cfg, const char *ret[], size_t max);

@@ -5,11 +5,26 @@
 #include <cjson/cJSON.h>
 #include "bts/common.h"
 
+/* Employee.status as HRMS sees it: only Inactive is refused a checkin (validate_active_employee
+ * compares the status with "Inactive" exactly); any other value, or none, is accepted. */
+typedef enum {
+    BTS_EMP_ACTIVE,
+    BTS_EMP_SUSPENDED,
+    BTS_EMP_LEFT,
+    BTS_EMP_OTHER,     /* no status, or a value HRMS does not know: accepted as it is */
+    BTS_EMP_INACTIVE,  /* the one status HRMS refuses */
+} bts_emp_status;
+
 typedef struct {
     char *code;   /* value of erpnext.employee_field */
     char *name;   /* Employee name, e.g. HR-EMP-00001 */
-    bool active;  /* status == "Active" */
+    bts_emp_status status;
 } bts_employee;
+
+/* "Active", "Suspended", "Left", "Inactive", or "" for BTS_EMP_OTHER. */
+const char *bts_employees_status_str(bts_emp_status s);
+/* HRMS's rule: may this employee get a checkin? Every status but Inactive. */
+bool bts_employee_accepts_checkins(const bts_employee *e);
 
 typedef struct bts_employees bts_employees;
 

@@ -13,6 +13,7 @@ typedef struct {
     const char *since;    /* backfill range on punch_time, or NULL */
     const char *until;
     int64_t page_no;      /* for messages about a row */
+    bool geolocation;     /* ERPNext's geolocation tracking is on (see bts_map_checkin) */
 } bts_rows_filter;
 
 typedef struct {

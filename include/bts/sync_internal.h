@@ -36,6 +36,11 @@ struct bts_sync {
     bool emps_want_refresh;    /* an unknown emp_code was seen */
     bool emps_changed;         /* the map was reloaded: parked punches may now map */
     int64_t parked_checked_ms;
+    bool geolocation;          /* HR Settings > Allow Geolocation Tracking, read with the map */
+    int64_t geolocation_learnt_ms; /* when a refusal taught it (HR Settings unreadable) */
+    bool warned_hr_settings;   /* said once that HR Settings cannot be read */
+    char unlocated[16][64];    /* terminals said to need coordinates (geolocation) */
+    size_t n_unlocated;
     time_t cycle_started;      /* when this cycle's read began (watermark bound) */
     time_t watermark_at;       /* last watermark update */
     bool warned_filter_ignored;
@@ -68,6 +73,8 @@ int bts_sync_probe_order(bts_sync *s);
 int bts_sync_fallback(bts_sync *s, bts_cycle *c);
 int bts_sync_watermark(bts_sync *s, bts_cycle *c);
 int bts_sync_retry_parked(bts_sync *s, bts_cycle *c);
+/* Checkins need coordinates: HR Settings says so, or ERPNext refused one for want of them. */
+bool bts_sync_geolocation(const bts_sync *s);
 void bts_sync_log_entry(bts_sync *s, const bts_cycle *c);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct {
     FILE *dry_out;
     bool time_rights_checked;    /* a checkin's stored time matched what we sent */
     size_t batch_limit;          /* 0, or a smaller batch after a timeout */
+    bool geolocation_refused;    /* ERPNext refused a checkin for want of coordinates */
     char error[512];             /* set when a write returns an error */
     bts_http_failure failure;    /* the request behind error, if one failed */
 } bts_writer;

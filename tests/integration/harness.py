@@ -92,6 +92,12 @@ def render(value):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{ " + " ".join("%s = %s;" % (k, render(v)) for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+        return "( " + ", ".join(render(v) for v in value) + " )"  # groups go in a list
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(render(v) for v in value) + "]"
     return json.dumps(str(value))
@@ -102,6 +108,9 @@ class SyncTest(unittest.TestCase):
 
     employees = 20          # employees HR-EMP-00001.. with codes 1001..
     inactive_codes = ()     # codes whose employee is Inactive
+    # Every status HRMS knows is in the data: Suspended and Left employees punch like the
+    # others and get their checkins (HRMS refuses only Inactive; see inactive_codes).
+    statuses = {"1018": "Suspended", "1019": "Left"}
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="bts-it-")
@@ -148,7 +157,8 @@ class SyncTest(unittest.TestCase):
             code = str(1000 + i)
             emps.append({"name": "HR-EMP-%05d" % i, "employee_name": "Employee %d" % i,
                          "attendance_device_id": code,
-                         "status": "Inactive" if code in self.inactive_codes else status,
+                         "status": "Inactive" if code in self.inactive_codes
+                                   else self.statuses.get(code, status),
                          "company": "Test Co"})
         if emps:
             self.erp.post("/__sim/employees", {"employees": emps})
@@ -275,7 +285,8 @@ class SyncTest(unittest.TestCase):
 
     def assert_exactly_once(self, name_prefix="", names=None, extra_logs=0):
         """Every BioTime row has exactly one Device Log; every row whose emp_code maps to an
-        active employee has exactly one checkin, at its punch time, named by its Device Log;
+        employee HRMS accepts (any status but Inactive) has exactly one checkin, at its punch
+        time, named by its Device Log;
         no checkin without a row. names maps a BioTime id to its Device Log name when it is
         not the plain id; extra_logs Device Logs may belong to rows BioTime no longer has.
         Returns (rows, checkins)."""
@@ -294,7 +305,7 @@ class SyncTest(unittest.TestCase):
             log = by_id.get(name)
             self.assertIsNotNone(log, "no Device Log for BioTime id %s" % row["id"])
             emp = emps.get(str(row["emp_code"]))
-            if emp and emp.get("status") == "Active":
+            if emp and emp.get("status") != "Inactive":
                 self.assertEqual(int(log["synced"]), 1, "row %s not synced" % row["id"])
                 c = checkins.get(log["employee_check_in"])
                 self.assertIsNotNone(c, "row %s names a missing checkin" % row["id"])

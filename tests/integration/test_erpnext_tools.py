@@ -131,11 +131,23 @@ class TestConnection(ToolTest):
         self.assertNotIn("BioTime licence", out)
 
     def test_geolocation_tracking_is_a_warning(self):
+        self.generate(30)  # three terminals, none in erpnext.locations
+        self.assertEqual(len({r["terminal_sn"] for r in self.bt_rows()}), 3)
         self.erp.config(geolocation_tracking=True, api_user_roles=["HR Manager"])
         rc, out, err = self.run_daemon("--test-connection", expect=EXIT_OK)
         [line] = [l for l in self.lines(out, "warning") if "geolocation" in l]
         self.assertIn("latitude/longitude", line)
-        self.assertIn("turn it off", line)
+        self.assertIn("3 terminals have no erpnext.locations entry: ", line)
+        for sn in ("CQUJ000001", "CQUJ000002", "BOCK000003"):
+            self.assertIn(sn, line)
+        self.assertIn("turn tracking off", line)
+
+    def test_geolocation_tracking_without_known_terminals_is_a_warning(self):
+        self.erp.config(geolocation_tracking=True, api_user_roles=["HR Manager"])
+        rc, out, err = self.run_daemon("--test-connection", expect=EXIT_OK)
+        [line] = [l for l in self.lines(out, "warning") if "geolocation" in l]
+        self.assertIn("every terminal needs an erpnext.locations entry", line)
+        self.assertIn("BioTime lists none of the imported terminals yet", line)
 
     def test_missing_hr_role_fails(self):
         self.erp.config(api_user_roles=["Employee"])

@@ -154,7 +154,9 @@ class ParkedAndRules(SyncTest):
         logs = self.device_logs()
         self.assertEqual(len(logs), 30)
         self.assertEqual(self.checkins(), [])
-        self.assertTrue(all("Geolocation" in l["sync_error"] for l in logs))
+        for l in logs:  # the reason names the terminal that needs coordinates
+            self.assertIn("geolocation tracking is on and terminal %s has no erpnext.locations "
+                          "entry" % l["terminal_sn"], l["sync_error"])
         self.erp.config(geolocation_tracking=False)
         self.once()
         self.assert_exactly_once()

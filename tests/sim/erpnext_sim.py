@@ -1777,11 +1777,14 @@ class DocWriter:
         if not cint(self.store.singles["HR Settings"].get("allow_geolocation_tracking")):
             return
         lat, lon = flt(self.values.get("latitude")), flt(self.values.get("longitude"))
+        # set_geolocation fills the point only when both are truthy; the distance check
+        # refuses only when both are falsy: (0, 46.7) passes without a point (frappe-api.md 7.2)
         if lat and lon:
             self.values["geolocation"] = json.dumps({
                 "type": "FeatureCollection",
                 "features": [{"type": "Feature", "properties": {},
                               "geometry": {"type": "Point", "coordinates": [lon, lat]}}]})
+        if lat or lon:
             return
         raise throw("Latitude and longitude values are required for checking in.",
                     frames=self._controller_frames("ck_distance", "ck_distance_throw"))

@@ -150,6 +150,13 @@ EMPLOYEES = [
     {"name": "HR-EMP-00003", "employee_name": "Carim Test", "attendance_device_id": "1003",
      "status": "Inactive", "company": "Test Co"},
 ]
+# The other two statuses, not on the site the transcripts were recorded on.
+LEAVERS = [
+    {"name": "HR-EMP-00004", "employee_name": "Dana Test", "attendance_device_id": "1004",
+     "status": "Left", "company": "Test Co"},
+    {"name": "HR-EMP-00005", "employee_name": "Emad Test", "attendance_device_id": "1005",
+     "status": "Suspended", "company": "Test Co"},
+]
 CHECKIN = "/api/resource/Employee%20Checkin"
 DEVICE_LOG = "/api/resource/BioTime%20Device%20Log"
 INSERT_MANY = "/api/method/frappe.client.insert_many"
@@ -415,6 +422,24 @@ class CheckinTest(SimTestCase):
         self.assertEqual(bad.json()["exception"].split(":")[0],
                          "erpnext.setup.doctype.employee.employee.InactiveEmployeeStatusError")
 
+    def test_left_and_suspended_employees_get_checkins_every_way(self):
+        """HRMS refuses only Inactive: a leaver's and a suspended employee's checkins are
+        created by a single insert, insert_many and add_log_based_on_employee_field."""
+        self.sim.control("POST", "/__sim/employees", {"employees": LEAVERS})
+        for n, emp in enumerate(("HR-EMP-00004", "HR-EMP-00005")):
+            one = self.checkin(employee=emp, time_="2026-11-25 08:0%d:00" % n)
+            self.assertEqual(one.status, 200, one.body[:300])
+            many = self.post(INSERT_MANY, {"docs": [
+                {"doctype": "Employee Checkin", "employee": emp, "log_type": "OUT",
+                 "time": "2026-11-25 17:0%d:00" % n}]})
+            self.assertEqual(many.status, 200, many.body[:300])
+        for code in ("1004", "1005"):
+            got = self.post(ADD_LOG, {"employee_field_value": code, "log_type": "IN",
+                                      "timestamp": "2026-11-26 08:00:00"})
+            self.assertEqual(got.status, 200, got.body[:300])
+        stored = [c["employee"] for c in self.docs("Employee Checkin")]
+        self.assertEqual(sorted(stored), ["HR-EMP-00004"] * 3 + ["HR-EMP-00005"] * 3)
+
     def test_time_formats_and_log_type(self):
         iso = self.checkin(time_="2026-11-25T17:00:00+03:00")
         self.assertFrappeError(iso, 500, "OperationalError",
@@ -462,6 +487,24 @@ class CheckinTest(SimTestCase):
         got = self.checkin(latitude=24.7, longitude=46.6)
         self.assertEqual(got.status, 200)
         self.assertIn("FeatureCollection", got.json()["data"]["geolocation"])
+
+    def test_geolocation_refuses_only_when_both_coordinates_are_falsy(self):
+        """HRMS: the point needs both; the refusal needs neither (frappe-api.md 7.2)."""
+        self.sim.config(geolocation_tracking=True)
+        self.assertFrappeError(self.checkin(latitude=0, longitude=0), 417, "ValidationError",
+                               "Latitude and longitude values are required for checking in.")
+        equator = self.checkin(time_="2026-11-25 09:00:00", latitude=0, longitude=46.6753)
+        self.assertEqual(equator.status, 200)
+        self.assertIsNone(equator.json()["data"].get("geolocation"))
+        stored = self.checkin(time_="2026-11-25 10:00:00", latitude=24.7136, longitude=46.6753)
+        data = stored.json()["data"]
+        self.assertEqual((data["latitude"], data["longitude"]), (24.7136, 46.6753))
+        point = json.loads(data["geolocation"])["features"][0]["geometry"]
+        self.assertEqual(point, {"type": "Point", "coordinates": [46.6753, 24.7136]})
+        self.sim.config(geolocation_tracking=False)
+        off = self.checkin(time_="2026-11-25 11:00:00", latitude=24.7136, longitude=46.6753)
+        self.assertEqual(off.json()["data"]["latitude"], 24.7136)
+        self.assertIsNone(off.json()["data"].get("geolocation"))
 
     def test_add_log_based_on_employee_field(self):
         ok = self.post(ADD_LOG, {"employee_field_value": "1002", "timestamp": "2026-11-25 08:05:00",

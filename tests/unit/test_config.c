@@ -391,6 +391,114 @@ static void test_load_cases(void **state) {
     }
 }
 
+/* ---- erpnext.locations: a list of { terminal; latitude; longitude; } groups ---- */
+
+static char *print_to_string(const bts_config *cfg);
+
+#define LOC(t, lat, lon) "{ terminal = " t "; latitude = " lat "; longitude = " lon "; }"
+
+static const load_case location_cases[] = {
+    {{{"erpnext", "locations", "()"}}, NULL},
+    {{{"erpnext", "locations", "[]"}}, NULL},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "24.7136", "46.6753") " )"}}, NULL},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "24", "-46") " )"}}, NULL}, /* integers */
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "90.0", "-180.0") ", "
+                                    LOC("\"B\"", "-90", "180") " )"}}, NULL},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "0.0", "46.6753") " )"}}, NULL},
+    {{{"erpnext", "locations", "\"A\""}},
+     "erpnext.locations: expected a list of groups ( { terminal = \"SN\"; latitude = 24.7136; "
+     "longitude = 46.6753; } ), not a string"},
+    {{{"erpnext", "locations", "[\"A\"]"}}, "erpnext.locations: expected a list of groups"},
+    {{{"erpnext", "locations", "{ terminal = \"A\"; }"}},
+     "erpnext.locations: expected a list of groups"},
+    {{{"erpnext", "locations", "( \"A\" )"}},
+     "erpnext.locations[0]: expected a group { terminal = \"SN\"; latitude = 24.7136; "
+     "longitude = 46.6753; }, not a string"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "91.0", "1.0") " )"}},
+     "erpnext.locations[0].latitude: 91 is out of range -90..90"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "1.0", "2.0") ", " LOC("\"B\"", "-90.5", "1.0")
+                                    " )"}},
+     "erpnext.locations[1].latitude: -90.5 is out of range -90..90"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "1.0", "180.0001") " )"}},
+     "erpnext.locations[0].longitude: 180.0001 is out of range -180..180"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "1.0", "-181") " )"}},
+     "erpnext.locations[0].longitude: -181 is out of range -180..180"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "\"24.7\"", "1.0") " )"}},
+     "erpnext.locations[0].latitude: expected a number, not a string"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "1.0", "true") " )"}},
+     "erpnext.locations[0].longitude: expected a number, not true or false"},
+    {{{"erpnext", "locations", "( " LOC("5", "1.0", "2.0") " )"}},
+     "erpnext.locations[0].terminal: expected a string, not an integer"},
+    {{{"erpnext", "locations", "( " LOC("\"\"", "1.0", "2.0") " )"}},
+     "erpnext.locations[0].terminal: empty"},
+    {{{"erpnext", "locations", "( { terminal = \"A\"; latitude = 1.0; } )"}},
+     "erpnext.locations[0]: needs terminal, latitude and longitude"},
+    {{{"erpnext", "locations", "( { latitude = 1.0; longitude = 2.0; } )"}},
+     "erpnext.locations[0]: needs terminal, latitude and longitude"},
+    {{{"erpnext", "locations", "( { terminal = \"A\"; lat = 1.0; longitude = 2.0; } )"}},
+     "erpnext.locations[0].lat: unknown key (expected terminal, latitude and longitude)"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "1.0", "2.0") ", " LOC("\"B\"", "1.0", "2.0")
+                                    ", " LOC("\"A\"", "3.0", "4.0") " )"}},
+     "erpnext.locations[2].terminal: terminal \"A\" is listed twice"},
+    {{{"erpnext", "locations", "( " LOC("\"A\"", "0", "0.0") " )"}},
+     "erpnext.locations[0]: latitude 0 and longitude 0 are \"no coordinates\" to HRMS"},
+};
+
+static void test_locations_cases(void **state) {
+    (void)state;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(location_cases); i++) {
+        const load_case *c = &location_cases[i];
+        int lines[MAX_SET];
+
+        print_message("locations case %zu: %s\n", i, c->set[0].value);
+        write_conf(c->set, lines);
+        if (!c->error) {
+            bts_config_free(load_ok());
+            continue;
+        }
+        load_fails();
+        assert_err_at(lines[0], c->error);
+    }
+}
+
+/* The values as the mapping sees them, and -n prints them back loadable. */
+static void test_locations_values_and_print(void **state) {
+    const kv set[MAX_SET] = {{"erpnext", "locations", "( " LOC("\"CQUJ221960012\"", "24.7136",
+                                                              "46.6753") ", "
+                              LOC("\"BOCK1\"", "-33", "151.2093123") " )"}};
+    const bts_location *loc;
+    bts_config *cfg;
+    char *printed;
+
+    (void)state;
+    write_conf(set, NULL);
+    cfg = load_ok();
+    assert_int_equal(cfg->erpnext.n_locations, 2);
+    loc = bts_config_location(cfg, "CQUJ221960012");
+    assert_non_null(loc);
+    assert_true(loc->latitude == 24.7136 && loc->longitude == 46.6753);
+    loc = bts_config_location(cfg, "BOCK1");
+    assert_non_null(loc);
+    assert_true(loc->latitude == -33.0 && loc->longitude == 151.2093123);
+    assert_null(bts_config_location(cfg, "bock1"));
+    assert_null(bts_config_location(cfg, ""));
+    assert_null(bts_config_location(cfg, NULL));
+    printed = print_to_string(cfg);
+    assert_contains(printed, "  locations = ( { terminal = \"CQUJ221960012\"; latitude = "
+                             "24.7136; longitude = 46.6753; }, { terminal = \"BOCK1\"; "
+                             "latitude = -33; longitude = 151.2093123; } );\n");
+    free(printed);
+    bts_config_free(cfg);
+    write_conf((const kv[MAX_SET]){{0}}, NULL);
+    cfg = load_ok();
+    assert_int_equal(cfg->erpnext.n_locations, 0);
+    assert_null(bts_config_location(cfg, "CQUJ221960012"));
+    printed = print_to_string(cfg);
+    assert_contains(printed, "  locations = ();\n");
+    free(printed);
+    bts_config_free(cfg);
+}
+
 /* ---- values as the rest of the daemon sees them ---- */
 
 static void test_urls_normalised(void **state) {
@@ -907,6 +1015,8 @@ int main(void) {
         T(test_defaults),
         T(test_int_ranges),
         T(test_load_cases),
+        T(test_locations_cases),
+        T(test_locations_values_and_print),
         T(test_urls_normalised),
         T(test_zones_resolved),
         T(test_arrays_and_enums),

@@ -44,8 +44,10 @@ static int load_json(bts_employees *m, const char *json, const char *field)
 typedef struct {
     const char *code;
     const char *name; /* NULL = not in the map */
-    bool active;
+    bts_emp_status status;
 } find_case;
+
+#define A BTS_EMP_ACTIVE
 
 static const char rows_json[] =
     "[{\"name\":\"HR-EMP-00001\",\"" FIELD "\":\"1001\",\"status\":\"Active\"},"
@@ -71,29 +73,29 @@ static const char rows_json[] =
     " \"HR-EMP-00028\", 29, null, []]";
 
 static const find_case find_cases[] = {
-    { "1001", "HR-EMP-00001", true },
-    { "007", "HR-EMP-00002", true },
-    { "7", NULL, false },               /* codes are text: no number folding */
-    { "07", NULL, false },
-    { "1003", "HR-EMP-00003", false },  /* Left */
-    { "1004", "HR-EMP-00004", false },
-    { "1005", "HR-EMP-00005", false },
-    { "1006", "HR-EMP-00006", false },  /* status is compared exactly */
-    { "1007", "HR-EMP-00007", false },  /* no status: not known to be Active */
-    { "1008", "HR-EMP-00008", true },   /* numeric field value */
-    { "A9", "HR-EMP-00009", true },
-    { "a9", NULL, false },              /* case-sensitive */
-    { " 1010", "HR-EMP-00010", true },
-    { "1010", NULL, false },            /* no trimming */
-    { "1001 ", NULL, false },
-    { "\xd9\xa1\xd9\xa2", "HR-EMP-00011", true },
-    { "2023", NULL, false },
-    { "2024", NULL, false },
-    { "2025", NULL, false },
-    { "2026", NULL, false },
-    { "2027", NULL, false },
-    { "", NULL, false },
-    { "9999", NULL, false },
+    { "1001", "HR-EMP-00001", A },
+    { "007", "HR-EMP-00002", A },
+    { "7", NULL, A },                   /* codes are text: no number folding */
+    { "07", NULL, A },
+    { "1003", "HR-EMP-00003", BTS_EMP_LEFT },
+    { "1004", "HR-EMP-00004", BTS_EMP_INACTIVE },
+    { "1005", "HR-EMP-00005", BTS_EMP_SUSPENDED },
+    { "1006", "HR-EMP-00006", BTS_EMP_OTHER },  /* compared exactly, as HRMS does */
+    { "1007", "HR-EMP-00007", BTS_EMP_OTHER },  /* no status */
+    { "1008", "HR-EMP-00008", A },      /* numeric field value */
+    { "A9", "HR-EMP-00009", A },
+    { "a9", NULL, A },                  /* case-sensitive */
+    { " 1010", "HR-EMP-00010", A },
+    { "1010", NULL, A },                /* no trimming */
+    { "1001 ", NULL, A },
+    { "\xd9\xa1\xd9\xa2", "HR-EMP-00011", A },
+    { "2023", NULL, A },
+    { "2024", NULL, A },
+    { "2025", NULL, A },
+    { "2026", NULL, A },
+    { "2027", NULL, A },
+    { "", NULL, A },
+    { "9999", NULL, A },
 };
 
 static void test_load_and_find_table(void **state)
@@ -115,28 +117,85 @@ static void test_load_and_find_table(void **state)
             fail_msg("\"%s\" not found", c->code);
         assert_string_equal(e->name, c->name);
         assert_string_equal(e->code, c->code);
-        assert_int_equal(e->active, c->active);
+        assert_int_equal(e->status, c->status);
     }
+}
+
+typedef struct {
+    const char *status_json; /* the row's "status" value as JSON text, NULL = no key */
+    bts_emp_status status;
+    bool accepted;           /* HRMS creates its checkins */
+} status_case;
+
+/* HRMS's validate_active_employee refuses only the exact status "Inactive": Left and
+ * Suspended employees (leavers' last weeks, final settlement) get their checkins. */
+static const status_case status_cases[] = {
+    { "\"Active\"", BTS_EMP_ACTIVE, true },
+    { "\"Suspended\"", BTS_EMP_SUSPENDED, true },
+    { "\"Left\"", BTS_EMP_LEFT, true },
+    { "\"Inactive\"", BTS_EMP_INACTIVE, false },
+    { "\"inactive\"", BTS_EMP_OTHER, true },   /* not "Inactive" to HRMS either */
+    { "\"Inactive \"", BTS_EMP_OTHER, true },
+    { "\"On Leave\"", BTS_EMP_OTHER, true },   /* a custom option */
+    { "\"\"", BTS_EMP_OTHER, true },
+    { "null", BTS_EMP_OTHER, true },
+    { "3", BTS_EMP_OTHER, true },
+    { NULL, BTS_EMP_OTHER, true },               /* status not readable */
+};
+
+static void test_status_table_follows_hrms(void **state)
+{
+    bts_employees *m = *state;
+
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(status_cases); i++) {
+        const status_case *c = &status_cases[i];
+        char json[200];
+        const bts_employee *e;
+
+        if (c->status_json)
+            snprintf(json, sizeof(json), "[{\"name\":\"E1\",\"" FIELD "\":\"5\","
+                     "\"status\":%s}]", c->status_json);
+        else
+            snprintf(json, sizeof(json), "[{\"name\":\"E1\",\"" FIELD "\":\"5\"}]");
+        assert_int_equal(load_json(m, json, FIELD), 1);
+        e = bts_employees_find(m, "5");
+        assert_non_null(e);
+        if (e->status != c->status || bts_employee_accepts_checkins(e) != c->accepted)
+            fail_msg("status %s: got %d/%d, want %d/%d", c->status_json ? c->status_json : "-",
+                     e->status, bts_employee_accepts_checkins(e), c->status, c->accepted);
+    }
+    assert_false(bts_employee_accepts_checkins(NULL));
+    assert_string_equal(bts_employees_status_str(BTS_EMP_LEFT), "Left");
+    assert_string_equal(bts_employees_status_str(BTS_EMP_SUSPENDED), "Suspended");
+    assert_string_equal(bts_employees_status_str(BTS_EMP_INACTIVE), "Inactive");
+    assert_string_equal(bts_employees_status_str(BTS_EMP_ACTIVE), "Active");
+    assert_string_equal(bts_employees_status_str(BTS_EMP_OTHER), "");
+    assert_string_equal(bts_employees_status_str((bts_emp_status)42), "");
 }
 
 typedef struct {
     const char *json;
     const char *want_name;
-    bool want_active;
+    bts_emp_status want_status;
 } dup_case;
 
 #define ROW(n, s) "{\"name\":\"" n "\",\"" FIELD "\":\"42\",\"status\":\"" s "\"}"
 
 static const dup_case dup_cases[] = {
-    { "[" ROW("E1", "Active") "," ROW("E2", "Active") "]", "E1", true },
-    { "[" ROW("E1", "Left") "," ROW("E2", "Active") "]", "E2", true },
-    { "[" ROW("E1", "Active") "," ROW("E2", "Left") "]", "E1", true },
-    { "[" ROW("E1", "Left") "," ROW("E2", "Inactive") "]", "E1", false },
-    { "[" ROW("E1", "Left") "," ROW("E2", "Active") "," ROW("E3", "Active") "]", "E2", true },
-    { "[" ROW("E1", "Left") "," ROW("E2", "Left") "," ROW("E3", "Active") "]", "E3", true },
+    { "[" ROW("E1", "Active") "," ROW("E2", "Active") "]", "E1", A },
+    { "[" ROW("E1", "Left") "," ROW("E2", "Active") "]", "E2", A },
+    { "[" ROW("E1", "Active") "," ROW("E2", "Left") "]", "E1", A },
+    { "[" ROW("E1", "Left") "," ROW("E2", "Inactive") "]", "E1", BTS_EMP_LEFT },
+    { "[" ROW("E1", "Inactive") "," ROW("E2", "Left") "]", "E2", BTS_EMP_LEFT },
+    { "[" ROW("E1", "Inactive") "," ROW("E2", "Suspended") "," ROW("E3", "Left") "]", "E2",
+      BTS_EMP_SUSPENDED },
+    { "[" ROW("E1", "Inactive") "," ROW("E2", "Inactive") "]", "E1", BTS_EMP_INACTIVE },
+    { "[" ROW("E1", "Left") "," ROW("E2", "Active") "," ROW("E3", "Active") "]", "E2", A },
+    { "[" ROW("E1", "Left") "," ROW("E2", "Left") "," ROW("E3", "Active") "]", "E3", A },
 };
 
-/* Duplicate codes: the first Active row wins; with none Active, the first row. */
+/* Duplicate codes: the first Active row wins; with none Active, the first HRMS accepts
+ * (an Inactive one would only be refused); with none of those, the first row. */
 static void test_duplicate_codes_prefer_first_active(void **state)
 {
     bts_employees *m = *state;
@@ -149,7 +208,7 @@ static void test_duplicate_codes_prefer_first_active(void **state)
         assert_non_null(e);
         if (strcmp(e->name, dup_cases[i].want_name) != 0)
             fail_msg("case %zu: got %s, want %s", i, e->name, dup_cases[i].want_name);
-        assert_int_equal(e->active, dup_cases[i].want_active);
+        assert_int_equal(e->status, dup_cases[i].want_status);
     }
 }
 
@@ -220,7 +279,7 @@ static void test_many_employees_all_found(void **state)
         e = bts_employees_find(m, code);
         assert_non_null(e);
         assert_string_equal(e->name, name);
-        assert_int_equal(e->active, i % 3 != 0);
+        assert_int_equal(e->status, i % 3 ? BTS_EMP_ACTIVE : BTS_EMP_LEFT);
         snprintf(code, sizeof(code), "0%zu", i);
         assert_null(bts_employees_find(m, code));
     }
@@ -245,6 +304,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_and_find_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_table_follows_hrms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_codes_prefer_first_active, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_custom_field, setup, teardown),

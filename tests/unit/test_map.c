@@ -95,6 +95,7 @@ static void test_verdict_strings_are_distinct(void **state)
     assert_string_equal(bts_map_verdict_str(BTS_MAP_UNMAPPED), "unmapped");
     assert_string_equal(bts_map_verdict_str(BTS_MAP_INACTIVE), "inactive");
     assert_string_equal(bts_map_verdict_str(BTS_MAP_NO_CHECKINS), "no-checkins");
+    assert_string_equal(bts_map_verdict_str(BTS_MAP_NO_LOCATION), "no-location");
     assert_string_equal(bts_map_verdict_str((bts_map_verdict)99), "unknown");
 }
 
@@ -145,11 +146,14 @@ static bts_employees *employees_fixture(void)
     bts_employees *m;
     cJSON *rows = cJSON_Parse(
         "[{\"name\":\"HR-EMP-00001\",\"attendance_device_id\":\"1001\",\"status\":\"Active\"},"
-        " {\"name\":\"HR-EMP-00002\",\"attendance_device_id\":\"1002\",\"status\":\"Left\"}]");
+        " {\"name\":\"HR-EMP-00002\",\"attendance_device_id\":\"1002\",\"status\":\"Left\"},"
+        " {\"name\":\"HR-EMP-00003\",\"attendance_device_id\":\"1003\",\"status\":\"Suspended\"},"
+        " {\"name\":\"HR-EMP-00004\",\"attendance_device_id\":\"1004\",\"status\":\"Inactive\"},"
+        " {\"name\":\"HR-EMP-00005\",\"attendance_device_id\":\"1005\"}]");
 
     assert_non_null(rows);
     assert_int_equal(bts_employees_new(&m), 0);
-    assert_int_equal(bts_employees_load(m, rows, "attendance_device_id"), 2);
+    assert_int_equal(bts_employees_load(m, rows, "attendance_device_id"), 5);
     cJSON_Delete(rows);
     return m;
 }
@@ -157,18 +161,51 @@ static bts_employees *employees_fixture(void)
 typedef struct {
     const char *emp_code;
     bool create_checkins;
+    bool geolocation;     /* HR Settings > Allow Geolocation Tracking is on */
+    const char *terminal; /* terminal_sn of the punch */
     bts_map_verdict verdict;
     const char *employee; /* expected ret_employee name, NULL = none */
+    const char *reason;   /* what the Device Log says */
 } verdict_case;
 
+#define LISTED "CQUJ000001"   /* has an erpnext.locations entry */
+#define UNLISTED "BOCK000003"
+
+/* HRMS's status rule (only Inactive is refused), then geolocation. */
 static const verdict_case verdict_cases[] = {
-    { "1001", true, BTS_MAP_CHECKIN, "HR-EMP-00001" },
-    { "1002", true, BTS_MAP_INACTIVE, "HR-EMP-00002" },
-    { "9999", true, BTS_MAP_UNMAPPED, NULL },
-    { "1001", false, BTS_MAP_NO_CHECKINS, "HR-EMP-00001" },
-    { "1002", false, BTS_MAP_NO_CHECKINS, "HR-EMP-00002" },
-    { "9999", false, BTS_MAP_NO_CHECKINS, NULL },
+    { "1001", true, false, UNLISTED, BTS_MAP_CHECKIN, "HR-EMP-00001", "" },   /* Active */
+    { "1002", true, false, UNLISTED, BTS_MAP_CHECKIN, "HR-EMP-00002", "" },   /* Left */
+    { "1003", true, false, UNLISTED, BTS_MAP_CHECKIN, "HR-EMP-00003", "" },   /* Suspended */
+    { "1004", true, false, UNLISTED, BTS_MAP_INACTIVE, "HR-EMP-00004",
+      "Employee HR-EMP-00004 is Inactive" },
+    { "1005", true, false, UNLISTED, BTS_MAP_CHECKIN, "HR-EMP-00005", "" },   /* no status */
+    { "9999", true, false, UNLISTED, BTS_MAP_UNMAPPED, NULL,
+      "no Employee has attendance_device_id = 9999" },
+    { "1001", false, false, UNLISTED, BTS_MAP_NO_CHECKINS, "HR-EMP-00001",
+      "erpnext.create_checkins is off" },
+    { "1004", false, false, UNLISTED, BTS_MAP_NO_CHECKINS, "HR-EMP-00004",
+      "erpnext.create_checkins is off" },
+    { "9999", false, false, UNLISTED, BTS_MAP_NO_CHECKINS, NULL,
+      "erpnext.create_checkins is off" },
+    { "1001", true, true, LISTED, BTS_MAP_CHECKIN, "HR-EMP-00001", "" },
+    { "1002", true, true, LISTED, BTS_MAP_CHECKIN, "HR-EMP-00002", "" },
+    { "1001", true, true, UNLISTED, BTS_MAP_NO_LOCATION, "HR-EMP-00001",
+      "geolocation tracking is on and terminal " UNLISTED " has no erpnext.locations entry "
+      "(add its latitude and longitude there)" },
+    { "1001", true, true, "", BTS_MAP_NO_LOCATION, "HR-EMP-00001",
+      "geolocation tracking is on and terminal (none: the punch names no terminal) has no "
+      "erpnext.locations entry (add its latitude and longitude there)" },
+    { "1004", true, true, UNLISTED, BTS_MAP_INACTIVE, "HR-EMP-00004",
+      "Employee HR-EMP-00004 is Inactive" },
+    { "9999", true, true, UNLISTED, BTS_MAP_UNMAPPED, NULL,
+      "no Employee has attendance_device_id = 9999" },
+    { "1001", false, true, UNLISTED, BTS_MAP_NO_CHECKINS, "HR-EMP-00001",
+      "erpnext.create_checkins is off" },
 };
+
+static char field_attendance[] = "attendance_device_id";
+static char sn_listed[] = LISTED;
+static bts_location listed_location[] = { { sn_listed, 24.7136, 46.6753 } };
 
 static void test_verdicts(void **state)
 {
@@ -177,24 +214,29 @@ static void test_verdicts(void **state)
 
     (void)state;
     config_default(&cfg);
+    cfg.erpnext.employee_field = field_attendance;
+    cfg.erpnext.locations = listed_location;
+    cfg.erpnext.n_locations = 1;
     for (size_t i = 0; i < BTS_ARRAY_SIZE(verdict_cases); i++) {
         const verdict_case *c = &verdict_cases[i];
         const bts_employee *emp = (const bts_employee *)&cfg; /* must be overwritten */
         bts_map_verdict v = (bts_map_verdict)-1;
         cJSON *doc = (cJSON *)&cfg;
-        char json[160];
+        char json[200], why[300];
         bts_txn t;
 
         snprintf(json, sizeof(json),
-                 "{\"id\":1,\"emp_code\":\"%s\",\"punch_time\":\"2026-10-01 08:02:11\"}",
-                 c->emp_code);
+                 "{\"id\":1,\"emp_code\":\"%s\",\"punch_time\":\"2026-10-01 08:02:11\","
+                 "\"terminal_sn\":\"%s\"}", c->emp_code, c->terminal);
         txn_from_json(json, &t);
         cfg.erpnext.create_checkins = c->create_checkins;
-        assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), 0);
+        assert_int_equal(bts_map_checkin(&cfg, emps, c->geolocation, &t, &v, &doc, &emp), 0);
         if (v != c->verdict)
             fail_msg("case %zu: verdict %s, want %s", i, bts_map_verdict_str(v),
                      bts_map_verdict_str(c->verdict));
         assert_int_equal(doc != NULL, c->verdict == BTS_MAP_CHECKIN);
+        bts_map_park_reason(&cfg, v, &t, emp, why, sizeof(why));
+        assert_string_equal(why, c->reason);
         if (c->employee)
             assert_string_equal(emp->name, c->employee);
         else
@@ -269,7 +311,7 @@ static void test_checkin_document_time_converted(void **state)
         cfg.biotime.timezone = xstrdup(c->biotime_tz);
         cfg.erpnext.timezone = xstrdup(c->erpnext_tz);
         txn_from_json(c->row, &t);
-        assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), 0);
+        assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, &doc, &emp), 0);
         assert_int_equal(v, BTS_MAP_CHECKIN);
         assert_non_null(doc);
         assert_checkin_doc(doc, c);
@@ -277,6 +319,56 @@ static void test_checkin_document_time_converted(void **state)
         bts_txn_clear(&t);
         free(cfg.biotime.timezone);
         free(cfg.erpnext.timezone);
+    }
+    bts_employees_free(emps);
+}
+
+typedef struct {
+    const char *terminal_fields; /* of the row */
+    bool geolocation;
+    bool has_coordinates;
+} location_case;
+
+static const location_case location_cases[] = {
+    { "\"terminal_sn\":\"" LISTED "\"", false, true },  /* sent even with tracking off */
+    { "\"terminal_sn\":\"" LISTED "\"", true, true },
+    { "\"terminal_sn\":\"" UNLISTED "\"", false, false },
+    { "\"terminal_sn\":\"cquj000001\"", false, false },  /* serials compared exactly */
+    { "\"terminal_sn\":\"\",\"terminal_alias\":\"" LISTED "\"", false, false },
+};
+
+/* A checkin from a terminal in erpnext.locations carries its latitude and longitude. */
+static void test_checkin_carries_terminal_coordinates(void **state)
+{
+    bts_employees *emps = employees_fixture();
+    bts_config cfg;
+
+    (void)state;
+    config_default(&cfg);
+    cfg.erpnext.locations = listed_location;
+    cfg.erpnext.n_locations = 1;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(location_cases); i++) {
+        const location_case *c = &location_cases[i];
+        bts_map_verdict v;
+        cJSON *doc = NULL;
+        char json[200];
+        bts_txn t;
+
+        snprintf(json, sizeof(json), ROW_START "\"punch_time\":\"2026-10-01 08:02:11\",%s}",
+                 c->terminal_fields);
+        txn_from_json(json, &t);
+        assert_int_equal(bts_map_checkin(&cfg, emps, c->geolocation, &t, &v, &doc, NULL), 0);
+        assert_int_equal(v, BTS_MAP_CHECKIN);
+        if (c->has_coordinates) {
+            assert_int_equal(cJSON_GetArraySize(doc), 7);
+            assert_true(cJSON_GetObjectItem(doc, "latitude")->valuedouble == 24.7136);
+            assert_true(cJSON_GetObjectItem(doc, "longitude")->valuedouble == 46.6753);
+        } else {
+            assert_int_equal(cJSON_GetArraySize(doc), 5);
+            assert_null(cJSON_GetObjectItem(doc, "latitude"));
+        }
+        cJSON_Delete(doc);
+        bts_txn_clear(&t);
     }
     bts_employees_free(emps);
 }
@@ -295,28 +387,28 @@ static void test_checkin_bad_zone_is_error(void **state)
     config_default(&cfg);
     txn_from_json(ROW_START "\"punch_time\":\"2026-10-01 08:02:11\"}", &t);
     cfg.erpnext.timezone = tz_bad;
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, &doc, &emp), BTS_EINVAL);
     assert_null(doc);
     assert_null(emp);
     assert_int_equal(v, BTS_MAP_UNMAPPED);
     cfg.erpnext.timezone = tz_utc;
     cfg.biotime.timezone = tz_bad;
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, &doc, &emp), BTS_EINVAL);
     cfg.biotime.timezone = empty;
     cfg.erpnext.timezone = empty;
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, &doc, &emp), BTS_EINVAL);
     cfg.biotime.timezone = NULL;
     cfg.erpnext.timezone = NULL;
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, &doc, &emp), BTS_EINVAL);
     cfg.biotime.timezone = tz_new_york;
     cfg.erpnext.timezone = tz_utc;
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, &v, NULL, &emp), BTS_EINVAL);
-    assert_int_equal(bts_map_checkin(&cfg, emps, &t, NULL, &doc, &emp), BTS_EINVAL);
-    assert_int_equal(bts_map_checkin(NULL, emps, &t, &v, &doc, &emp), BTS_EINVAL);
-    assert_int_equal(bts_map_checkin(&cfg, emps, NULL, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, &v, NULL, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, &t, NULL, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(NULL, emps, false, &t, &v, &doc, &emp), BTS_EINVAL);
+    assert_int_equal(bts_map_checkin(&cfg, emps, false, NULL, &v, &doc, &emp), BTS_EINVAL);
     /* an unmapped punch needs no conversion, so a bad zone cannot hold it up */
     cfg.erpnext.timezone = tz_bad;
-    assert_int_equal(bts_map_checkin(&cfg, NULL, &t, &v, &doc, NULL), 0);
+    assert_int_equal(bts_map_checkin(&cfg, NULL, false, &t, &v, &doc, NULL), 0);
     assert_int_equal(v, BTS_MAP_UNMAPPED);
     bts_txn_clear(&t);
     bts_employees_free(emps);
@@ -516,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_checkin_document_time_converted),
         cmocka_unit_test(test_checkin_bad_zone_is_error),
+        cmocka_unit_test(test_checkin_carries_terminal_coordinates),
         cmocka_unit_test(test_device_log_copies_raw_fields),
         cmocka_unit_test(test_device_log_synced_flag_and_links),
         cmocka_unit_test(test_device_log_named_server_and_custom_doctype),
