@@ -359,6 +359,7 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     memset(c, 0, sizeof(*c));
     c->retry_after_s = -1;
     s->cycle_started = time(NULL);
+    int64_t parked_checked = s->parked_checked_ms;
     int r = refresh_employees_if_due(s, c);
     if (r == 0)
         r = s->opt.since ? bts_sync_backfill(s, c) : bts_sync_live(s, c);
@@ -366,6 +367,9 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
         bts_sync_retry_parked(s, c);
         bts_sync_watermark(s, c);
     }
+    /* What this cycle parked waits too; a recheck that ran after it has counted it already */
+    if (s->parked_checked_ms == parked_checked)
+        s->st.parked_waiting += c->parked;
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
     c->duration_ms = (uint64_t)(bts_now_ms() - t0);

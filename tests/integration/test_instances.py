@@ -55,6 +55,20 @@ class Instances(SyncTest):
         self.assertEqual(self.state()["parked_waiting"], 0)
 
 
+class ParkedCount(SyncTest):
+    def test_punches_parked_between_rechecks_are_counted_as_waiting_at_once(self):
+        p = self.start_daemon()
+        self.wait_for(lambda: os.path.exists(os.path.join(self.state_dir, "state.json")) and
+                      self.state()["cycles"] >= 1, what="a first cycle")
+        self.generate(3, codes=["9003"])  # parked by a cycle that does not recheck
+        self.wait_for(lambda: len(self.device_logs()) == 3 and self.state()["cycles"] >= 3,
+                      what="the punches parked and a cycle saved")
+        self.stop_daemon(p)
+        self.assertEqual(self.state()["parked_waiting"], 3)
+        rc, out, err = self.run_daemon("--status", expect=EXIT_OK)
+        self.assertIn("waiting:   3", out)
+
+
 class ToolsByHand(SyncTest):
     def test_status_needs_no_secret(self):
         self.once()
