@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libcjson-dev libconfig-dev libsystemd-dev libcmocka-dev
   python3 clang libclang-rt-14-dev valgrind
   man-db groff-base dpkg-dev systemd openssl ca-certificates file
+  debootstrap systemd-container debian-archive-keyring zstd
 )
 
 missing=()

@@ -3,7 +3,8 @@
 #   1. unit + integration tests (ctest) on a normal build,
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind memcheck (zero errors, zero leaks),
-#   4. the fuzz targets for a bounded time, the Debian package check, a benchmark smoke run.
+#   4. the fuzz targets for a bounded time, the Debian package check, a benchmark smoke run,
+#   5. the README's service section under a real systemd (tests/systemd/run.sh).
 # Usage: tests/run-all.sh   (as root or with sudo: it installs Debian packages)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +37,19 @@ check() { # name command...: one pass/fail for a non-ctest check
   else failed=$((failed + 1)); echo "FAIL: $name"; fi
 }
 
+check_each() { # name command...: counts each PASS:/FAIL: line the command prints; a failed
+  local name=$1 log rc=0 p f   # run that printed no FAIL: line counts as one failure
+  shift
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log" || rc=$?
+  p=$(grep -c '^PASS: ' "$log" || true)
+  f=$(grep -c '^FAIL: ' "$log" || true)
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL: $name (exit status $rc)"; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  rm -f "$log"
+}
+
 stage "build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
@@ -64,6 +78,9 @@ fi
 
 stage "Debian package"
 check "package install/remove" bash .ci/package-check.sh build
+
+stage "real systemd: the README's service section in a booted Debian 12 container"
+check_each "real systemd" bash tests/systemd/run.sh build
 
 if [ -x tests/bench/bench.py ]; then
   stage "benchmark smoke run (figures only, nothing asserted about speed)"
