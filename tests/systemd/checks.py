@@ -478,8 +478,8 @@ class Checks:
 
     def plant2_waiting_after_restart(self):
         """Restarts plant2; returns parked_waiting from the state its first cycle wrote."""
-        started = time.time()
         self.box.run(["systemctl", "restart", UNIT + "@plant2"])
+        started = time.time()   # after READY=1: the old process writes no more state
 
         def fresh():   # the state the unit wrote (not --status: that is check 3's)
             try:
