@@ -24,6 +24,7 @@
 
 #include "bts/config.h"
 #include "bts/config_check.h"
+#include "bts/config_paths.h"
 #include "bts/timeconv.h"
 
 typedef enum {
@@ -153,6 +154,7 @@ typedef struct {
     config_t lc;
     const char *path;
     char *dir;          /* of the config file: relative secret files are found there */
+    unsigned flags;     /* BTS_CONFIG_* */
     bts_config *cfg;
     char *err;
     size_t errlen;
@@ -599,19 +601,6 @@ static char *loader_path(const loader *l, const char *name) {
     return name[0] == '/' ? strdup(name) : path_join(l->dir, name);
 }
 
-/* A bare name is a systemd credential (LoadCredential=) if there is one by that name. */
-static char *secret_path(const loader *l, const char *name) {
-    const char *creds = getenv("CREDENTIALS_DIRECTORY");
-
-    if (!strchr(name, '/') && creds && *creds) {
-        char *p = path_join(creds, name);
-        if (!p || access(p, F_OK) == 0)
-            return p;
-        free(p);
-    }
-    return loader_path(l, name);
-}
-
 /* The first line of the file at path, without its line ending. */
 static int secret_read(loader *l, const key *k, const config_setting_t *s, const char *path,
                        char **ret) {
@@ -656,7 +645,7 @@ static int loader_secret_file(loader *l, const key *k) {
     char **path = FIELD(l->cfg, k->offset, char *);
     char **secret = FIELD(l->cfg, k->count, char *);
     const config_setting_t *s = loader_where(l, k->group, k->name);
-    char *resolved, *value = NULL;
+    char *resolved, *value = NULL, where[PATH_MAX + 160];
     int r;
 
     if (!**path)
@@ -664,8 +653,11 @@ static int loader_secret_file(loader *l, const key *k) {
     if (**secret)
         return key_fail(l, k, s, "set together with %.*s; keep one of the two",
                         (int)(strlen(k->name) - strlen("_file")), k->name);
-    if (!(resolved = secret_path(l, *path)))
-        return loader_oom(l);
+    if (l->flags & BTS_CONFIG_NO_SECRETS)
+        return 0;
+    if ((r = bts_config_secret_find(*path, l->dir, &resolved, where, sizeof(where))) < 0)
+        return r == BTS_ENOMEM ? loader_oom(l)
+                               : key_fail(l, k, s, "\"%s\" is in none of %s", *path, where);
     if ((r = secret_read(l, k, s, resolved, &value)) < 0) {
         free(resolved);
         return r;
@@ -700,6 +692,8 @@ out:
 }
 
 static int loader_secrets(loader *l) {
+    if (l->flags & BTS_CONFIG_NO_SECRETS)
+        return 0;
     for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
         int r = keys[i].type == KEY_FILE ? loader_secret_file(l, &keys[i])
               : keys[i].secret           ? loader_secret_source(l, &keys[i])
@@ -728,8 +722,11 @@ static int loader_required(loader *l) {
     const char *why = b->auth == BTS_AUTH_TOKEN ? " with auth = \"token\" and no token"
                                                 : "";
 
+    bool no_secrets = l->flags & BTS_CONFIG_NO_SECRETS;
+
     for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++)
-        if (keys[i].required && !**FIELD(l->cfg, keys[i].offset, char *))
+        if (keys[i].required && !(keys[i].secret && no_secrets) &&
+            !**FIELD(l->cfg, keys[i].offset, char *))
             return loader_missing(l, &keys[i], "");
     if (*b->token && b->auth != BTS_AUTH_TOKEN)
         return key_fail(l, key_find("biotime", "token"), loader_where(l, "biotime", "token"),
@@ -739,8 +736,43 @@ static int loader_required(loader *l) {
         return 0;
     if (!*b->username)
         return loader_missing(l, key_find("biotime", "username"), why);
-    if (!*b->password)
+    if (!*b->password && !no_secrets)
         return loader_missing(l, key_find("biotime", "password"), why);
+    return 0;
+}
+
+/* The example config's placeholders, left in place, would only fail later and less
+ * clearly (a login refused, a host not found): name them now. */
+static int loader_placeholders(loader *l) {
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(keys); i++) {
+        const key *k = &keys[i];
+        const char *why;
+
+        if (k->type != KEY_STRING ||
+            !(why = bts_config_check_placeholder(*FIELD(l->cfg, k->offset, char *))))
+            continue;
+        if (k->secret) /* whatever it holds is not repeated */
+            return key_fail(l, k, loader_where(l, k->group, k->name),
+                            "still the example config's placeholder: set the real %s "
+                            "(or %s_file)", k->name, k->name);
+        return key_fail(l, k, loader_where(l, k->group, k->name), "%s", why);
+    }
+    return 0;
+}
+
+/* /etc/biotime-sync/NAME.conf keeps its state in /var/lib/biotime-sync/NAME, in the unit
+ * (biotime-syncd@NAME) and by hand alike, unless it names another directory than the
+ * main instance's default: a copy of the example config must not share that cursor. */
+static int loader_instance(loader *l) {
+    char *dir = NULL;
+    int r;
+
+    if (strcmp(l->cfg->sync.state_dir, key_find("sync", "state_dir")->def) != 0)
+        return 0; /* another directory, named on purpose */
+    if ((r = bts_config_instance_state_dir(l->dir, l->path, &dir)) <= 0)
+        return r < 0 ? loader_oom(l) : 0;
+    free(l->cfg->sync.state_dir);
+    l->cfg->sync.state_dir = dir;
     return 0;
 }
 
@@ -776,7 +808,12 @@ static int loader_zones(loader *l) {
 }
 
 int bts_config_load(const char *path, bts_config **ret, char *err, size_t errlen) {
-    loader l = {.path = path, .err = err, .errlen = errlen};
+    return bts_config_load_flags(path, 0, ret, err, errlen);
+}
+
+int bts_config_load_flags(const char *path, unsigned flags, bts_config **ret, char *err,
+                          size_t errlen) {
+    loader l = {.path = path, .flags = flags, .err = err, .errlen = errlen};
     int r;
 
     if (err && errlen > 0)
@@ -788,8 +825,9 @@ int bts_config_load(const char *path, bts_config **ret, char *err, size_t errlen
     }
     if ((r = loader_read(&l)) < 0 || (r = loader_names(&l)) < 0 ||
         (r = loader_values(&l)) < 0 || (r = loader_secrets(&l)) < 0 ||
-        (r = loader_required(&l)) < 0 || (r = loader_punch_codes(&l)) < 0 ||
-        (r = loader_zones(&l)) < 0)
+        (r = loader_required(&l)) < 0 || (r = loader_placeholders(&l)) < 0 ||
+        (r = loader_punch_codes(&l)) < 0 || (r = loader_zones(&l)) < 0 ||
+        (r = loader_instance(&l)) < 0)
         goto out;
     *ret = l.cfg;
     l.cfg = NULL;

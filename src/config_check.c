@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bts/common.h"
 #include "bts/config_check.h"
 #include "bts/timeconv.h"
 
@@ -116,3 +117,35 @@ const char *bts_config_check_readable(char *value) {
     return NULL;
 }
 
+
+/* Is host (n bytes) name, or a name under it? */
+static bool host_within(const char *host, size_t n, const char *name) {
+    size_t m = strlen(name);
+
+    return n >= m && strncasecmp(host + n - m, name, m) == 0 &&
+           (n == m || host[n - m - 1] == '.');
+}
+
+/* The example config's values: "change-me", and URLs on the names RFC 2606 reserves for
+ * examples (they can never be a real server). Not a value check of its own key: the
+ * loader runs it over every string once the file is read. */
+const char *bts_config_check_placeholder(const char *value) {
+    static const char *const words[] = {"change-me", "changeme", "change_me"};
+    static const char *const hosts[] = {"example.com", "example.net", "example.org",
+                                        "example", "invalid"};
+    const char *host = strstr(value, "://");
+    size_t n;
+
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(words); i++)
+        if (strcasecmp(value, words[i]) == 0)
+            return "still the example config's placeholder \"change-me\": set the real value";
+    if (!host || strncasecmp(value, "http", 4) != 0)
+        return NULL;
+    host += 3;
+    n = strcspn(host, ":/");
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(hosts); i++)
+        if (host_within(host, n, hosts[i]))
+            return "names a placeholder host (example.com/.net/.org and .invalid are "
+                   "reserved for examples and never a real server): set your server's URL";
+    return NULL;
+}

@@ -139,11 +139,13 @@ static int check_combinations(const cli *c)
 static int load_config(const cli *c, bts_config **cfg)
 {
     char err[1024];
-    if (bts_config_load(c->config, cfg, err, sizeof(err)) < 0) {
+    /* --status reads only the state: the service user may run it without the secrets */
+    unsigned flags = c->mode == MODE_STATUS ? BTS_CONFIG_NO_SECRETS : 0;
+    if (bts_config_load_flags(c->config, flags, cfg, err, sizeof(err)) < 0) {
         bts_err("%s", err);
         return BTS_EXIT_CONFIG;
     }
-    const char *dir = getenv("BTS_STATE_DIR"); /* set by the per-instance unit */
+    const char *dir = getenv("BTS_STATE_DIR"); /* an override; the units no longer set it */
     if (dir && *dir) {
         char *copy = strdup(dir);
         if (!copy)

@@ -30,6 +30,24 @@ static int64_t id_of_device_log(const char *name)
     return strtoll(start, NULL, 10);
 }
 
+/* Is this Device Log one this instance wrote: "<biotime.name>-<id>" (or "<id>" without a
+ * name), "-r<n>" after a BioTime restore? Every instance on a site reads the same doctype,
+ * and the punches of another BioTime server are that instance's to retry and count. */
+static bool own_device_log(const bts_sync *s, const char *name)
+{
+    const char *label = s->cfg->biotime.name, *rest = name;
+    size_t n = strlen(label);
+    if (n && (strncmp(name, label, n) != 0 || name[n] != '-'))
+        return false;
+    rest += n ? n + 1 : 0;
+    size_t digits = strspn(rest, "0123456789");
+    if (digits == 0)
+        return false;
+    rest += digits;
+    return !*rest || (rest[0] == '-' && rest[1] == 'r' && rest[2] &&
+                      strspn(rest + 2, "0123456789") == strlen(rest + 2));
+}
+
 /* A transaction rebuilt from a parked Device Log row (which holds BioTime's raw text). */
 static int txn_from_device_log(const cJSON *row, bts_txn *t)
 {
@@ -71,7 +89,10 @@ static size_t build_items(bts_sync *s, const cJSON *rows, bts_item *items)
     cJSON_ArrayForEach(row, rows) {
         bts_item *it = &items[n];
         const bts_employee *emp = NULL;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(row, "name"));
         memset(it, 0, sizeof(*it));
+        if (!name || !own_device_log(s, name))
+            continue;
         if (txn_from_device_log(row, &it->txn) < 0 ||
             bts_map_checkin(s->cfg, s->emps, &it->txn, &it->verdict, &it->checkin, &emp) < 0) {
             s->st.parked_waiting++;
@@ -105,8 +126,14 @@ static int read_page(bts_sync *s, const char *after, cJSON **ret_rows)
     bts_frappe_error err;
     int r = BTS_ENOMEM;
     if (quoted) {
-        snprintf(filters, sizeof(filters), "[[\"synced\",\"=\",0],[\"name\",\">\",%s]]",
-                 quoted);
+        /* A named instance reads only its own rows ('_' in a label over-matches, which
+         * own_device_log sorts out); a nameless one filters what it reads. */
+        int k = snprintf(filters, sizeof(filters),
+                         "[[\"synced\",\"=\",0],[\"name\",\">\",%s]", quoted);
+        if (*s->cfg->biotime.name)
+            k += snprintf(filters + k, sizeof(filters) - (size_t)k,
+                          ",[\"name\",\"like\",\"%s-%%\"]", s->cfg->biotime.name);
+        snprintf(filters + k, sizeof(filters) - (size_t)k, "]");
         r = bts_erpnext_list(s->erp, s->cfg->erpnext.device_log_doctype, parked_fields,
                              filters, PARKED_PAGE, "name asc", ret_rows, &err);
     }

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libcjson-dev libconfig-dev libsystemd-dev libcmocka-dev
-  python3 clang libclang-rt-14-dev valgrind
+  python3 clang libclang-rt-14-dev llvm-14 valgrind
   man-db groff-base dpkg-dev systemd openssl ca-certificates file
   debootstrap systemd-container debian-archive-keyring zstd
 )

@@ -74,6 +74,12 @@ typedef struct bts_config {
 int bts_config_load(const char *path, bts_config **ret, char *err, size_t errlen);
 void bts_config_free(bts_config *cfg);
 
+/* bts_config_load's flags. NO_SECRETS: the *_file secrets are not read (nor required), for
+ * modes that use none (--status), so that a user who may not read them can still run it. */
+enum { BTS_CONFIG_NO_SECRETS = 1 << 0 };
+int bts_config_load_flags(const char *path, unsigned flags, bts_config **ret, char *err,
+                          size_t errlen);
+
 /* Prints the effective settings in libconfig syntax, every secret as "***". */
 void bts_config_print(const bts_config *cfg, FILE *out);
 

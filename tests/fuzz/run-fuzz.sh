@@ -45,12 +45,23 @@ if ! cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}" \
     exit 1
 fi
 
-# Sanitizer settings: leaks are failures, UBSan stops at the first report, and stack traces
-# are symbolized when llvm-symbolizer is around.
+# Sanitizer settings: leaks are failures, UBSan stops at the first report, stack traces are
+# symbolized. fuzz_config's leak suppressions name libconfig's functions, and LeakSanitizer
+# can only match a function name in a symbolized frame: without llvm-symbolizer every frame
+# is a bare module offset and libconfig's own known leak would fail the replay. So the
+# symbolizer (Debian's llvm-14, from tests/install-deps.sh) is required and named explicitly.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:symbolize=1}
-if ! command -v llvm-symbolizer >/dev/null && [[ -x /usr/bin/llvm-symbolizer-14 ]]; then
-    export ASAN_SYMBOLIZER_PATH=/usr/bin/llvm-symbolizer-14
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+    for s in /usr/lib/llvm-14/bin/llvm-symbolizer /usr/bin/llvm-symbolizer-14 \
+             "$(command -v llvm-symbolizer || true)"; do
+        [[ -n $s && -x $s ]] && { export ASAN_SYMBOLIZER_PATH=$s; break; }
+    done
+fi
+if [[ ! -x ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+    echo "FAIL: fuzz setup: no llvm-symbolizer (install llvm-14: bash tests/install-deps.sh);"
+    echo "      leak suppressions match symbolized frames only"
+    exit 1
 fi
 
 # fuzz_config's temp file lives under TMPDIR: in the scratch dir, a crash leaves nothing behind

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bts/config.h"
+#include "bts/config_paths.h"
 #include "bts/timeconv.h"
 
 static char dir[256];        /* this test's temporary directory (resolved) */
@@ -92,10 +93,10 @@ typedef struct {
 #define SECRET_TOKEN "bt-token-S3CRET"
 
 static const kv base[] = {
-    {"biotime", "url", "\"http://bt.example:8081\""},
+    {"biotime", "url", "\"http://bt.acme.test:8081\""},
     {"biotime", "username", "\"sync\""},
     {"biotime", "password", "\"" SECRET_PW "\""},
-    {"erpnext", "url", "\"https://erp.example.com\""},
+    {"erpnext", "url", "\"https://erp.acme.test\""},
     {"erpnext", "api_key", "\"key123\""},
     {"erpnext", "api_secret", "\"" SECRET_API "\""},
 };
@@ -190,7 +191,7 @@ static void test_defaults(void **state) {
     write_conf((const kv[MAX_SET]){{0}}, NULL);
     cfg = load_ok();
     assert_string_equal(cfg->path, conf);
-    assert_string_equal(cfg->biotime.url, "http://bt.example:8081");
+    assert_string_equal(cfg->biotime.url, "http://bt.acme.test:8081");
     assert_string_equal(cfg->biotime.name, "");
     assert_int_equal(cfg->biotime.auth, BTS_AUTH_JWT);
     assert_string_equal(cfg->biotime.username, "sync");
@@ -304,23 +305,23 @@ static const load_case load_cases[] = {
     {{{"sync", "intervall", "60"}}, "sync.intervall: unknown key"},
     {{{"log", "file", "\"/tmp/x\""}}, "log.file: unknown key"},
     /* URLs */
-    {{{"biotime", "url", "\"ftp://bt.example\""}}, "biotime.url: must start with http:// or https://"},
-    {{{"biotime", "url", "\"bt.example:8081\""}}, "biotime.url: must start with http://"},
+    {{{"biotime", "url", "\"ftp://bt.acme.test\""}}, "biotime.url: must start with http:// or https://"},
+    {{{"biotime", "url", "\"bt.acme.test:8081\""}}, "biotime.url: must start with http://"},
     {{{"biotime", "url", "\"http://\""}}, "biotime.url: has no host"},
     {{{"biotime", "url", "\"http:///api\""}}, "biotime.url: has no host"},
     {{{"biotime", "url", "\"http://:8081\""}}, "biotime.url: has no host"},
-    {{{"biotime", "url", "\"http://bt.example/?a=1\""}}, "biotime.url: must not have a query"},
-    {{{"erpnext", "url", "\"https://erp.example.com#x\""}}, "erpnext.url: must not have a query (?) or fragment"},
-    {{{"erpnext", "url", "\"https://u:p@erp.example.com\""}}, "erpnext.url: must not carry user:password@"},
-    {{{"erpnext", "url", "\"https://erp.example.com:99999\""}}, "erpnext.url: has a bad port"},
-    {{{"erpnext", "url", "\"https://erp.example.com:0\""}}, "erpnext.url: has a bad port"},
-    {{{"erpnext", "url", "\"https://erp.example.com:\""}}, "erpnext.url: has a bad port"},
-    {{{"erpnext", "url", "\"https://erp.example.com:8x/\""}}, "erpnext.url: has a bad port"},
+    {{{"biotime", "url", "\"http://bt.acme.test/?a=1\""}}, "biotime.url: must not have a query"},
+    {{{"erpnext", "url", "\"https://erp.acme.test#x\""}}, "erpnext.url: must not have a query (?) or fragment"},
+    {{{"erpnext", "url", "\"https://u:p@erp.acme.test\""}}, "erpnext.url: must not carry user:password@"},
+    {{{"erpnext", "url", "\"https://erp.acme.test:99999\""}}, "erpnext.url: has a bad port"},
+    {{{"erpnext", "url", "\"https://erp.acme.test:0\""}}, "erpnext.url: has a bad port"},
+    {{{"erpnext", "url", "\"https://erp.acme.test:\""}}, "erpnext.url: has a bad port"},
+    {{{"erpnext", "url", "\"https://erp.acme.test:8x/\""}}, "erpnext.url: has a bad port"},
     {{{"erpnext", "url", "\"https://erp example.com\""}}, "erpnext.url: must not contain spaces"},
     {{{"erpnext", "url", "\"http://[::1\""}}, "erpnext.url: has a bad [IPv6] host"},
     {{{"erpnext", "url", "\"http://[::1]x\""}}, "erpnext.url: has a bad [IPv6] host"},
     {{{"erpnext", "url", "\"http://[::1]:8000\""}}, NULL},
-    {{{"erpnext", "url", "\"HTTPS://ERP.example.com:443/erp\""}}, NULL},
+    {{{"erpnext", "url", "\"HTTPS://ERP.acme.test:443/erp\""}}, NULL},
     /* time zones and the start date */
     {{{"biotime", "timezone", "\"Mars/Olympus_Mons\""}}, "biotime.timezone: is not a time zone"},
     {{{"erpnext", "timezone", "\"+05:30\""}}, "erpnext.timezone: is not a time zone"},
@@ -394,14 +395,14 @@ static void test_load_cases(void **state) {
 
 static void test_urls_normalised(void **state) {
     const kv set[MAX_SET] = {{"biotime", "url", "\"http://10.0.0.5:8081/biotime//\""},
-                             {"erpnext", "url", "\"https://erp.example.com/\""}};
+                             {"erpnext", "url", "\"https://erp.acme.test/\""}};
     bts_config *cfg;
 
     (void)state;
     write_conf(set, NULL);
     cfg = load_ok();
     assert_string_equal(cfg->biotime.url, "http://10.0.0.5:8081/biotime");
-    assert_string_equal(cfg->erpnext.url, "https://erp.example.com");
+    assert_string_equal(cfg->erpnext.url, "https://erp.acme.test");
     bts_config_free(cfg);
 }
 
@@ -597,7 +598,7 @@ static const secret_case secret_cases[] = {
     {"", 0600, NULL, "bt.pw: empty"},
     {"\n", 0600, NULL, ": empty"},
     {"\r\n", 0600, NULL, ": empty"},
-    {NULL, 0, NULL, "No such file or directory"},
+    {NULL, 0, NULL, "\"bt.pw\" is in none of no $CREDENTIALS_DIRECTORY (outside the unit), "},
     {"pw-S3CRET\n", 0644, NULL, "biotime.password_file: readable by other users (mode 0644): chmod o-r "},
     {"pw-S3CRET\n", 0604, NULL, "chmod o-r "},
     {"pw-S3CRET\n", 0600, "\"" SECRET_PW "\"", "biotime.password_file: set together with password; keep one"},
@@ -671,7 +672,7 @@ static void test_print(void **state) {
     cfg = load_ok();
     text = print_to_string(cfg);
     assert_lacks(text, "S3CRET");
-    assert_contains(text, "biotime = {\n  url = \"http://bt.example:8081\";\n");
+    assert_contains(text, "biotime = {\n  url = \"http://bt.acme.test:8081\";\n");
     assert_contains(text, "  password = \"***\";\n  password_file = \"\";\n");
     assert_contains(text, "  token = \"***\";\n");
     assert_contains(text, "  api_secret = \"***\";\n");
@@ -737,7 +738,110 @@ static void test_secrets_listed(void **state) {
     bts_config_free(cfg);
 }
 
+/* ---- placeholders, secrets not needed, instance state ---- */
+
+typedef struct {
+    kv set;
+    const char *error; /* NULL: accepted */
+} placeholder_case;
+
+static const placeholder_case placeholder_cases[] = {
+    {{"erpnext", "url", "\"https://erp.example.com\""}, "erpnext.url: names a placeholder host"},
+    {{"erpnext", "url", "\"http://EXAMPLE.org:8000/erp\""}, "erpnext.url: names a placeholder host"},
+    {{"biotime", "url", "\"http://biotime.example.net\""}, "biotime.url: names a placeholder host"},
+    {{"biotime", "url", "\"http://bt.invalid:81\""}, "biotime.url: names a placeholder host"},
+    {{"erpnext", "url", "\"https://myexample.com\""}, NULL},
+    {{"erpnext", "url", "\"https://example.com.sa\""}, NULL},
+    {{"erpnext", "api_key", "\"CHANGE-ME\""}, "erpnext.api_key: still the example config's placeholder"},
+    {{"biotime", "password", "\"change-me\""}, "biotime.password: still the example config's placeholder: set the real password (or password_file)"},
+    {{"erpnext", "api_secret", "\"changeme\""}, "erpnext.api_secret: still the example config's placeholder"},
+    {{"biotime", "username", "\"change-me-not\""}, NULL},
+};
+
+static void test_placeholders_refused(void **state) {
+    (void)state;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(placeholder_cases); i++) {
+        const placeholder_case *c = &placeholder_cases[i];
+        int lines[MAX_SET];
+
+        print_message("placeholder case %zu: %s.%s = %s\n", i, c->set.group, c->set.name,
+                      c->set.value);
+        write_conf((kv[MAX_SET]){c->set}, lines);
+        if (!c->error) {
+            bts_config_free(load_ok());
+            continue;
+        }
+        load_fails();
+        assert_err_at(lines[0], c->error);
+        if (strcmp(c->set.name, "password") == 0 || strcmp(c->set.name, "api_secret") == 0)
+            assert_lacks(err, c->set.value + 1); /* a secret's value is never repeated */
+    }
+}
+
+/* --status loads the config without the secret files: the service user it runs as may not
+ * read them (they reach the unit as credentials). A normal load still needs them. */
+static void test_no_secrets_flag(void **state) {
+    bts_config *cfg = NULL;
+
+    (void)state;
+    write_file("api.secret", 0600, "x\n");
+    write_conf((kv[MAX_SET]){{"biotime", "password", NULL},
+                             {"biotime", "password_file", "\"missing.pw\""},
+                             {"erpnext", "api_secret", NULL}},
+               NULL);
+    load_fails();
+    assert_contains(err, "biotime.password_file: \"missing.pw\" is in none of");
+    assert_int_equal(bts_config_load_flags(conf, BTS_CONFIG_NO_SECRETS, &cfg, err,
+                                           sizeof(err)), 0);
+    assert_string_equal(cfg->biotime.password, "");
+    assert_string_equal(cfg->sync.state_dir, "/var/lib/biotime-sync");
+    bts_config_free(cfg);
+}
+
+typedef struct {
+    const char *config_dir, *config_path, *state_dir; /* state_dir NULL: not an instance */
+} instance_case;
+
+static const instance_case instance_cases[] = {
+    {"/etc/biotime-sync", "/etc/biotime-sync/plant2.conf", "/var/lib/biotime-sync/plant2"},
+    {"/etc/biotime-sync", "plant2.conf", "/var/lib/biotime-sync/plant2"},
+    {"/etc/biotime-sync", "/etc/biotime-sync/../biotime-sync/a.b.conf", "/var/lib/biotime-sync/a.b"},
+    {"/etc", "/etc/biotime-sync.conf", NULL},
+    {"/etc/biotime-sync", "/etc/biotime-sync/plant2.cfg", NULL},
+    {"/etc/biotime-sync", "/etc/biotime-sync/.conf", NULL},
+    {"/etc/biotime-sync/x", "/etc/biotime-sync/x/plant2.conf", NULL},
+};
+
+static void test_instance_state_dir(void **state) {
+    (void)state;
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(instance_cases); i++) {
+        const instance_case *c = &instance_cases[i];
+        char *got = NULL;
+
+        print_message("instance case %zu: %s\n", i, c->config_path);
+        assert_int_equal(bts_config_instance_state_dir(c->config_dir, c->config_path, &got),
+                         c->state_dir ? 1 : 0);
+        if (c->state_dir)
+            assert_string_equal(got, c->state_dir);
+        else
+            assert_null(got);
+        free(got);
+    }
+}
+
 /* ---- the example config in the repository ---- */
+
+/* Replaces every from in text (in place; to is no longer than from). */
+static void replace_all(char *text, const char *from, const char *to) {
+    size_t nf = strlen(from), nt = strlen(to);
+    char *p;
+
+    assert_true(nt <= nf);
+    while ((p = strstr(text, from))) {
+        memcpy(p, to, nt);
+        memmove(p + nt, p + nf, strlen(p + nf) + 1);
+    }
+}
 
 static void example_path(char *out, size_t n) {
     const char *data = getenv("BTS_TEST_DATA");
@@ -769,6 +873,13 @@ static void test_example_conf(void **state) {
     assert_non_null(text);
     assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
     fclose(f);
+    write_file("test.conf", 0640, text);
+    /* As shipped, its placeholders are refused... */
+    load_fails();
+    assert_contains(err, "placeholder");
+    /* ...and once they are filled in, it loads. */
+    replace_all(text, "change-me", "pw-4711x");
+    replace_all(text, "erp.example.com", "erp.acme.test");
     write_file("test.conf", 0640, text);
     cfg = load_ok();
     /* It shows the defaults. */
@@ -812,6 +923,9 @@ int main(void) {
         T(test_print_secret_file),
         T(test_secrets_listed),
         T(test_example_conf),
+        T(test_placeholders_refused),
+        T(test_no_secrets_flag),
+        T(test_instance_state_dir),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
