@@ -18,13 +18,13 @@
 #      each, and a final count.
 #   4. Whatever happens, the container is powered off (killed if it will not go), nothing
 #      stays mounted and the copy is deleted.
-# Exit status: 0 when every check passed, 1 when one failed, 2 when the test could not run.
+# Exit status: 0 when every check passed, 1 when one failed, 2 when the test could not run,
+# 77 (with a SKIP: line saying why) where no container can boot, e.g. in a chroot.
 set -Eeuo pipefail
 
 PROG=systemd-test
 SUITE=bookworm
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HERE/../.." && pwd)
 CACHE=${BTS_SYSTEMD_CACHE:-/var/cache/biotime-syncd-tests}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # What the root holds besides minbase: systemd as PID 1, the daemon's libraries (the .deb is
@@ -40,6 +40,24 @@ die() { msg "error: $*"; exit 2; }
 # ------------------------------------------------------------------ arguments and tools
 [[ $# -eq 1 ]] || { sed -n '2,/^set -E/{/^set -E/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 ((EUID == 0)) || die "must run as root (debootstrap, systemd-nspawn, nsenter)"
+
+# A chroot (such as shared/tools/fresh-debian.sh's) cannot boot a container: its / is not a
+# mount point, so systemd-nspawn's first step, making / a slave mount, fails with EINVAL, and
+# a plain bind of /sys there brings no cgroup filesystem. Say so instead of failing later.
+skip() { printf 'SKIP: the service section under a real systemd: %s\n' "$*"; exit 77; }
+# Like systemd's running_in_chroot(): our / is not PID 1's (unreadable: not a chroot we can see).
+in_chroot() {
+    local mine init
+    mine=$(stat -c %d:%i / 2>/dev/null) && init=$(stat -c %d:%i /proc/1/root/. 2>/dev/null) &&
+        [[ $mine != "$init" ]]
+}
+if in_chroot; then
+    skip "running in a chroot; systemd-nspawn needs / to be a mount point (run it on the machine itself, or in a VM)"
+fi
+if [[ -z $(findmnt -rn -t cgroup,cgroup2 -o TARGET 2>/dev/null) ]]; then
+    skip "no cgroup filesystem is mounted (under /sys/fs/cgroup); systemd-nspawn needs one"
+fi
+
 BUILD=$(cd "$1" 2>/dev/null && pwd) || die "no such build directory: $1"
 [[ -f $BUILD/CPackConfig.cmake ]] || die "$BUILD is not a configured CMake build directory"
 for tool in debootstrap systemd-nspawn nsenter zstd cpack python3 flock findmnt; do
@@ -91,6 +109,8 @@ build_root() {
     exec {lockfd}>"$CACHE/.lock"
     flock "$lockfd"
     if [[ ! -s $tarball ]]; then
+        # Under the lock no other run is building: a build.* left here is from a killed run.
+        rm -rf --one-file-system "$CACHE"/build.* 2>/dev/null || true
         tmp=$(mktemp -d "$CACHE/build.XXXXXX")
         log=$CACHE/debootstrap-$key.log
         msg "debootstrap $SUITE with systemd from $mirror (first run only; log: $log)"
