@@ -492,9 +492,9 @@ class Checks:
 
     def stop(self):
         """9. systemctl stop during a cycle takes seconds, not TimeoutStopSec."""
-        self.bt.config(latency_ms=300)
-        self.generate(self.bt, 200, "2026-11-25 08:00:00", seed=4)
-        time.sleep(1.5)
+        self.bt.config(latency_ms=1000)   # 20 pages of 100: a cycle of 20 s or more
+        self.generate(self.bt, 2000, "2026-11-25 08:00:00", seed=4)
+        time.sleep(2.5)
         t0 = time.time()
         rc, out = self.box.run(["systemctl", "stop", UNIT])
         took = time.time() - t0
