@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the Debian package from a configured (and built) CMake build directory,
-# installs it, checks every installed file, the units' sandboxing and the man
-# pages, then removes and purges it and checks that nothing is left behind.
+# runs lintian on it (any tag fails), installs it, checks every installed file, the
+# units' sandboxing and the man pages, then removes and purges it and checks that
+# nothing is left behind: not even the admin's drop-ins and enablement links.
 #
 # Usage: .ci/package-check.sh BUILD_DIR
 #
@@ -18,6 +19,8 @@ UNITS="biotime-syncd.service biotime-syncd@.service"
 MAN8=/usr/share/man/man8/biotime-syncd.8.gz
 MAN5=/usr/share/man/man5/biotime-sync.conf.5.gz
 DOCDIR=/usr/share/doc/biotime-syncd
+OVERRIDES=/usr/share/lintian/overrides/biotime-syncd
+SYSTEMD_ETC=/etc/systemd/system
 SYSUSERS=/usr/lib/sysusers.d/biotime-syncd.conf
 BIN=/usr/sbin/biotime-syncd
 CONF=/etc/biotime-sync.conf
@@ -66,7 +69,7 @@ check_gone() {
 BUILD_DIR=$(cd "$1" 2>/dev/null && pwd) || die "no such build directory: $1"
 [ -f "$BUILD_DIR/CPackConfig.cmake" ] ||
     die "$BUILD_DIR/CPackConfig.cmake missing: configure with cmake first"
-for tool in cpack dpkg dpkg-deb systemd-analyze man; do
+for tool in cpack dpkg dpkg-deb systemd-analyze man lintian; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
 SRC_DIR=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt")
@@ -100,6 +103,7 @@ indent <"$WORK/info"
 check "Package: $PKG" grep -qx " Package: $PKG" "$WORK/info"
 check "Section: admin" grep -qx " Section: admin" "$WORK/info"
 check "Maintainer set" grep -q "^ Maintainer: ..*<..*@..*>" "$WORK/info"
+check "Maintainer is not @localhost" sh -c "! grep -q '^ Maintainer: .*@localhost' '$WORK/info'"
 depends=$(dpkg-deb -f "$DEB" Depends)
 for dep in libcurl4 libcjson1 libconfig9 libsystemd0 systemd; do
     if printf '%s\n' "$depends" | tr ',' '\n' | sed 's/^ *//' | grep -q "^$dep\( \|$\)"; then
@@ -119,6 +123,20 @@ for script in postinst prerm postrm; do
            awk -v f="./$script" '$NF == f { print $1 }')
     check "$script is -rwxr-xr-x (${mode:-missing})" [ "$mode" = "-rwxr-xr-x" ]
 done
+
+echo "== lintian"
+# Every tag fails, info and pedantic ones included; overrides (with their reasons) are
+# in $OVERRIDES. lintian warns on stderr when run as root: only stdout holds tags.
+lintian --display-info --pedantic --no-tag-display-limit "$DEB" >"$WORK/lintian.out" 2>"$WORK/lintian.err"
+rc=$?
+tags=$(grep -c '^[EWIPX]: ' "$WORK/lintian.out")
+if [ $rc -eq 0 ] && [ "$tags" -eq 0 ]; then
+    pass "lintian: no tags"
+else
+    fail "lintian: $tags tag(s) (exit $rc)"
+    indent <"$WORK/lintian.out"
+    grep -v 'running with root privileges' "$WORK/lintian.err" | indent
+fi
 
 echo "== install"
 if dpkg -s "$PKG" >/dev/null 2>&1; then
@@ -158,7 +176,9 @@ check_file "$CONF" f 640 root:biotime-sync
 check_file "$CONFDIR" d 750 root:biotime-sync
 check_file "$MAN8" f 644 root:root
 check_file "$MAN5" f 644 root:root
-check_file "$DOCDIR/LICENSE" f 644 root:root
+check_file "$DOCDIR/copyright" f 644 root:root
+check_file "$DOCDIR/changelog.gz" f 644 root:root
+check_file "$OVERRIDES" f 644 root:root
 if [ -n "$SRC_DIR" ] && [ -f "$SRC_DIR/README.md" ]; then
     check_file "$DOCDIR/README.md" f 644 root:root
 else
@@ -190,14 +210,46 @@ if out=$("$BIN" --version 2>&1); then
 else
     fail "$BIN --version exited $?"; printf '%s\n' "$out" | indent
 fi
+# The shipped example still holds placeholders (example URLs, "change-me"): refused.
 "$BIN" -c "$CONF" --check-config >"$WORK/check.out" 2>&1
 rc=$?
-if [ $rc -eq 0 ]; then
-    pass "$BIN -c $CONF --check-config (exit 0)"
+if [ $rc -eq 78 ] && grep -q placeholder "$WORK/check.out"; then
+    pass "$BIN -c $CONF --check-config refuses the example's placeholders (exit 78)"
 else
-    fail "$BIN -c $CONF --check-config exited $rc (want 0: the example config must validate)"
+    fail "$BIN -c $CONF --check-config exited $rc (want 78 and a message naming a placeholder)"
     indent <"$WORK/check.out" | head -n 20
 fi
+# A filled-in config with its secrets in files readable by the service's group only.
+SITE_SECRET=ci-secret-7f3a9
+printf '%s\n' "$SITE_SECRET" >"$CONFDIR/ci-erpnext.secret"
+printf '%s\n' "$SITE_SECRET-pw" >"$CONFDIR/ci-biotime.password"
+cat >"$CONFDIR/ci.conf" <<CONF_EOF
+biotime = {
+  url = "http://127.0.0.1:1";
+  name = "ci";
+  username = "erp_sync";
+  password_file = "$CONFDIR/ci-biotime.password";
+};
+erpnext = {
+  url = "http://127.0.0.1:1";
+  api_key = "abc123";
+  api_secret_file = "$CONFDIR/ci-erpnext.secret";
+};
+CONF_EOF
+chown root:biotime-sync "$CONFDIR/ci.conf" "$CONFDIR/ci-erpnext.secret" "$CONFDIR/ci-biotime.password"
+chmod 0640 "$CONFDIR/ci.conf" "$CONFDIR/ci-erpnext.secret" "$CONFDIR/ci-biotime.password"
+for who in root biotime-sync; do
+    runuser -u "$who" -- "$BIN" -c "$CONFDIR/ci.conf" --check-config >"$WORK/check.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        pass "a filled-in config passes --check-config as $who (exit 0)"
+    else
+        fail "a filled-in config: --check-config as $who exited $rc (want 0)"
+        indent <"$WORK/check.out" | head -n 20
+    fi
+    check "--check-config as $who does not print the secrets" \
+        sh -c "! grep -q '$SITE_SECRET' '$WORK/check.out'"
+done
 
 echo "== systemd units"
 if command -v man >/dev/null 2>&1; then manopt=--man=yes; else manopt=--man=no; fi
@@ -267,12 +319,28 @@ check "$CONF kept after remove (conffile)" [ -f "$CONF" ]
 check "$STATEDIR kept after remove" [ -d "$STATEDIR" ]
 
 echo "== purge"
+# What an admin adds for our units: drop-ins naming the secrets (systemctl edit) and
+# enablement links (systemctl enable). Purge deletes the secrets, so these go too.
+DROPINS="$SYSTEMD_ETC/biotime-syncd.service.d $SYSTEMD_ETC/biotime-syncd@.service.d
+$SYSTEMD_ETC/biotime-syncd@ci.service.d"
+for d in $DROPINS; do
+    mkdir -p "$d"
+    printf '[Service]\nLoadCredential=erpnext.secret:%s/ci-erpnext.secret\n' "$CONFDIR" \
+        >"$d/override.conf"
+done
+LINKS="$SYSTEMD_ETC/multi-user.target.wants/biotime-syncd.service
+$SYSTEMD_ETC/multi-user.target.wants/biotime-syncd@ci.service"
+mkdir -p "$SYSTEMD_ETC/multi-user.target.wants"
+ln -sf "$UNITDIR/biotime-syncd.service" "$SYSTEMD_ETC/multi-user.target.wants/biotime-syncd.service"
+ln -sf "$UNITDIR/biotime-syncd@.service" "$SYSTEMD_ETC/multi-user.target.wants/biotime-syncd@ci.service"
 if dpkg -P "$PKG" >"$WORK/purge.log" 2>&1; then
     pass "dpkg -P"
 else
     fail "dpkg -P"; indent <"$WORK/purge.log"
 fi
 check_gone "$CONF" "$CONFDIR" "$STATEDIR"
+# shellcheck disable=SC2086 # the lists are newline-separated paths without blanks
+check_gone $DROPINS $LINKS
 check "dpkg no longer knows $PKG" sh -c "! dpkg -s $PKG >/dev/null 2>&1"
 
 echo

@@ -60,6 +60,7 @@ typedef struct {
     bts_sync *s;
     bts_cycle *c;
     bts_flow *flow;
+    const bts_write_counts *wc; /* written so far */
     const char *query;
     bts_scan_page_fn more_fn; /* may end the scan early, after a page */
     void *ud;
@@ -74,7 +75,7 @@ typedef struct {
 static void read_failed(scan_reader *sr, int r)
 {
     if (!sr->error && r != BTS_ENOMEM)
-        bts_sync_fail(sr->c, r, "reading transactions from BioTime");
+        bts_sync_read_failed(sr->s, sr->c, r, "reading transactions from BioTime");
     sr->error = r;
     sr->rd.done = true;
 }
@@ -120,6 +121,7 @@ static int acked(void *ud, int64_t page_no, int64_t mark)
     scan_reader *sr = ud;
     (void)page_no;
     progress(sr->s, (uint64_t)mark, sr->total, sr->started_ms);
+    bts_sync_page_done(sr->s, sr->c, sr->wc);
     return 0;
 }
 
@@ -127,13 +129,13 @@ int bts_sync_scan(bts_sync *s, bts_cycle *c, const char *query, bts_scan_page_fn
                   void *ud)
 {
     bts_write_counts wc = {0};
-    scan_reader sr = {.rd = {.next = next}, .s = s, .c = c, .query = query,
+    scan_reader sr = {.rd = {.next = next}, .s = s, .c = c, .wc = &wc, .query = query,
                       .more_fn = more_fn, .ud = ud, .total = -1,
                       .started_ms = bts_now_ms(), .more = true};
     int r = bts_flow_new(&s->w, &wc, acked, &sr, &sr.flow);
     if (r == 0) {
         if ((r = bts_flow_run(sr.flow, &sr.rd)) < 0)
-            bts_sync_write_failed(c, r, s->w.error);
+            bts_sync_write_failed(c, r, &s->w);
         else
             r = sr.error;
         bts_flow_free(sr.flow);

@@ -21,9 +21,21 @@ struct bts_biotime {
     time_t renew_at;          /* log in again from then on */
     int64_t refused_until_ms; /* no login attempt before this (after a refused password) */
     char refused_reason[256];
+    bts_http_failure failure; /* the last answer that made a call fail */
 };
 
-static const char *const server_field[] = {"SERVER=biotime", NULL};
+/* Remembers resp as what made a call fail, and gives the journal fields that say so. */
+static const char *const *failed(bts_biotime *b, const bts_http_response *resp,
+                                 bts_http_fields *buf)
+{
+    bts_http_failure_set(&b->failure, "biotime", resp->status, resp->transport_error);
+    return bts_http_failure_fields(&b->failure, buf);
+}
+
+const bts_http_failure *bts_biotime_failure(const bts_biotime *b)
+{
+    return &b->failure;
+}
 
 int bts_biotime_new(const bts_biotime_config *cfg, bts_biotime **ret)
 {
@@ -64,6 +76,11 @@ void bts_biotime_free(bts_biotime *b)
 uint64_t bts_biotime_request_count(const bts_biotime *b)
 {
     return b ? bts_http_request_count(b->http) : 0;
+}
+
+uint64_t bts_biotime_failure_count(const bts_biotime *b)
+{
+    return b ? bts_http_failure_count(b->http) : 0;
 }
 
 static int set_auth(bts_biotime *b, const char *scheme, const char *value)
@@ -147,22 +164,24 @@ static const char *token_of(const cJSON *j)
 
 static int login_refused(bts_biotime *b, const bts_http_response *resp)
 {
+    bts_http_fields fields;
     snprintf(b->refused_reason, sizeof(b->refused_reason),
              "BioTime refused the login of user \"%s\" (HTTP %ld): check biotime.username and "
              "the password, then reload (systemctl reload biotime-syncd); not retrying for %d "
              "minutes so the account does not lock",
              b->cfg->username, resp->status, LOGIN_REFUSED_PAUSE_MS / 60000);
     b->refused_until_ms = bts_now_ms() + LOGIN_REFUSED_PAUSE_MS;
-    bts_log_fields(LOG_ERR, server_field, "%s", b->refused_reason);
+    bts_log_fields(LOG_ERR, failed(b, resp, &fields), "%s", b->refused_reason);
     return BTS_EAUTH;
 }
 
 static int login_answer(bts_biotime *b, const bts_http_response *resp, const char *url)
 {
+    bts_http_fields fields;
     if (resp->status == 400 || resp->status == 401 || resp->status == 403)
         return login_refused(b, resp);
     if (bts_http_is_transient(resp)) {
-        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, server_field,
+        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, failed(b, resp, &fields),
                        "BioTime login at %s failed: %s", url,
                        resp->status ? "server error" : resp->error);
         return resp->tls_refused ? BTS_EAUTH : BTS_ETRANSIENT;
@@ -171,7 +190,7 @@ static int login_answer(bts_biotime *b, const bts_http_response *resp, const cha
     const char *token = token_of(j);
     int r = BTS_EPROTO;
     if (!token) {
-        bts_log_fields(LOG_ERR, server_field,
+        bts_log_fields(LOG_ERR, failed(b, resp, &fields),
                        "BioTime login at %s: HTTP %ld without a token (%s); is biotime.url the "
                        "BioTime server?", url, resp->status, resp->content_type);
         goto out;
@@ -262,18 +281,17 @@ void bts_page_clear(bts_page *p)
 }
 
 /* Why a refused API call was refused, with what to do about it. */
-static int refused(const bts_biotime *b, const bts_http_response *resp, const char *what)
+static int refused(bts_biotime *b, const bts_http_response *resp, const char *what)
 {
+    bts_http_fields fields;
     const char *hint = "";
     if (resp->status == 403 && b->cfg->auth != BTS_AUTH_BASIC)
         hint = " (a 403 with a valid token usually means the BioTime licence lacks the API "
                "module: try biotime.auth = \"basic\")";
     else if (resp->status == 401)
         hint = " (check biotime.username/password or the token)";
-    char status[32];
-    snprintf(status, sizeof(status), "HTTP_STATUS=%ld", resp->status);
-    const char *fields[] = {"SERVER=biotime", status, NULL};
-    bts_log_fields(LOG_ERR, fields, "BioTime refused %s: HTTP %ld%s", what, resp->status, hint);
+    bts_log_fields(LOG_ERR, failed(b, resp, &fields), "BioTime refused %s: HTTP %ld%s", what,
+                   resp->status, hint);
     return BTS_EAUTH;
 }
 
@@ -292,31 +310,31 @@ static void describe_body(const bts_http_response *r, char *out, size_t n)
 }
 
 /* Triage of a response to a GET: 0 when it is a trustworthy JSON answer. */
-static int check_response(const bts_biotime *b, const bts_http_response *resp, const char *what)
+static int check_response(bts_biotime *b, const bts_http_response *resp, const char *what)
 {
     char desc[256];
-    char status[32];
-    snprintf(status, sizeof(status), "HTTP_STATUS=%ld", resp->status);
-    const char *fields[] = {"SERVER=biotime", status, NULL};
+    bts_http_fields fields;
     if (resp->status == 401 || resp->status == 403)
         return refused(b, resp, what);
     if (resp->status == 0) {
-        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, fields, "BioTime %s failed: %s",
-                       what, resp->error);
+        bts_log_fields(resp->tls_refused ? LOG_ERR : LOG_WARNING, failed(b, resp, &fields),
+                       "BioTime %s failed: %s", what, resp->error);
         return resp->tls_refused ? BTS_EAUTH : BTS_ETRANSIENT;
     }
     if (bts_http_is_transient(resp)) {
-        bts_log_fields(LOG_WARNING, fields, "BioTime %s: server answered HTTP %ld", what,
-                       resp->status);
+        bts_log_fields(LOG_WARNING, failed(b, resp, &fields),
+                       "BioTime %s: server answered HTTP %ld", what, resp->status);
         return BTS_ETRANSIENT;
     }
     if (!bts_http_is_json_ok(resp)) {
         describe_body(resp, desc, sizeof(desc));
-        bts_log_fields(LOG_WARNING, fields, "BioTime %s: not a JSON answer (%s)%s", what, desc,
+        bts_log_fields(LOG_WARNING, failed(b, resp, &fields),
+                       "BioTime %s: not a JSON answer (%s)%s", what, desc,
                        strstr(resp->content_type, "html") ? "; wrong biotime.url or a login "
                        "page in front of the API?" : "");
         return BTS_EPROTO;
     }
+    b->failure = (bts_http_failure){.status = 0}; /* an earlier failure is not this call's */
     return 0;
 }
 
@@ -411,10 +429,11 @@ static void transactions_path(int64_t page, int64_t page_size, const char *extra
 }
 
 /* Triage and parse of an answer to a transactions request. */
-static int page_answer(const bts_biotime *b, const bts_http_response *resp, const char *what,
+static int page_answer(bts_biotime *b, const bts_http_response *resp, const char *what,
                        bts_page *ret)
 {
     char err[256];
+    bts_http_fields fields;
     int r;
     memset(ret, 0, sizeof(*ret));
     if (is_past_end(resp)) {
@@ -424,8 +443,8 @@ static int page_answer(const bts_biotime *b, const bts_http_response *resp, cons
     if ((r = check_response(b, resp, what)) < 0)
         return r;
     if ((r = bts_biotime_parse_page(resp->body, resp->body_len, ret, err, sizeof(err))) < 0) {
-        const char *fields[] = {"SERVER=biotime", NULL};
-        bts_log_fields(LOG_WARNING, fields, "BioTime %s: unusable answer: %s", what, err);
+        bts_log_fields(LOG_WARNING, failed(b, resp, &fields), "BioTime %s: unusable answer: %s",
+                       what, err);
     }
     return r;
 }

@@ -138,12 +138,13 @@ static const key keys[] = {
     K_BOOL("erpnext", "tls_verify", erpnext.tls_verify, true),
     K_STR("erpnext", "ca_file", erpnext.ca_file, "", bts_config_check_readable),
 
-    K_INT("sync", "interval", sync.interval, 60, 1, 86400),
+    K_INT("sync", "interval", sync.interval, 15, 1, 86400),
     K_STR("sync", "start_date", sync.start_date, "", bts_config_check_date),
     K_INT("sync", "lookback_hours", sync.lookback_hours, 72, 0, 8760),
     K_STR("sync", "state_dir", sync.state_dir, "/var/lib/biotime-sync", bts_config_check_nonempty),
     K_INTS("sync", "punch_in", sync.punch_in, sync.n_punch_in, punch_in_default, 0, 255),
     K_INTS("sync", "punch_out", sync.punch_out, sync.n_punch_out, punch_out_default, 0, 255),
+    K_STR("sync", "metrics_file", sync.metrics_file, "", bts_config_check_file_path),
 
     K_ENUM("log", "level", log.level, "info", level_choices),
 };

@@ -149,3 +149,15 @@ const char *bts_config_check_placeholder(const char *value) {
                    "reserved for examples and never a real server): set your server's URL";
     return NULL;
 }
+
+/* A file the daemon writes ("" = none): absolute, since a service's working directory is
+ * "/", and naming a file, since the temp file goes beside it. */
+const char *bts_config_check_file_path(char *value) {
+    if (!*value)
+        return NULL;
+    if (value[0] != '/')
+        return "must be an absolute path";
+    if (value[strlen(value) - 1] == '/')
+        return "must name a file, not a directory";
+    return NULL;
+}

@@ -10,6 +10,7 @@
 #include "bts/daemon.h"
 #include "bts/http.h"
 #include "bts/log.h"
+#include "bts/metrics.h"
 #include "bts/notify.h"
 #include "bts/state.h"
 
@@ -17,6 +18,7 @@
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define WAIT_SLICE_MS 5000 /* wake at least this often to ping the watchdog */
+#define PROGRESS_EVERY_MS 1000 /* STATUS= during a cycle: often enough to watch, no flood */
 
 static sigset_t handled;
 
@@ -49,6 +51,10 @@ void bts_daemon_warn_config(const bts_config *cfg)
     if (!cfg->erpnext.tls_verify && strncmp(cfg->erpnext.url, "https:", 6) == 0)
         bts_warn("erpnext.tls_verify = false: the ERPNext server's certificate is not checked, "
                  "so anyone on the path can read the API secret; set ca_file instead");
+    size_t n = strlen(cfg->sync.metrics_file);
+    if (n && (n < 5 || strcmp(cfg->sync.metrics_file + n - 5, ".prom") != 0))
+        bts_warn("sync.metrics_file = \"%s\": node_exporter's textfile collector reads only "
+                 "files whose names end in .prom", cfg->sync.metrics_file);
 }
 
 int bts_daemon_exit_code(int err)
@@ -102,19 +108,79 @@ static void log_cycle(const bts_cycle *c)
             (unsigned long long)c->erpnext_requests, c->caught_up ? "; caught up" : "");
 }
 
+/* sync.metrics_file after each cycle (never after a dry run: it writes nothing). A failure
+ * is said once, repeats at debug, and never stops the sync. */
+static void write_metrics(const bts_config *cfg, const bts_sync *s)
+{
+    static bts_log_limiter limiter;
+    char err[600];
+    if (!*cfg->sync.metrics_file)
+        return;
+    if (bts_metrics_save(cfg->sync.metrics_file, bts_sync_state(s), cfg->biotime.name, err,
+                         sizeof(err)) < 0)
+        bts_log_limited(&limiter, "metrics", LOG_WARNING, NULL, "cannot write "
+                        "sync.metrics_file: %s (syncing goes on)", err);
+    else
+        bts_log_limiter_clear(&limiter, "writing sync.metrics_file");
+}
+
+/* The local time of day in ms from now: a STATUS= that stays true while it is shown
+ * ("in 10s" would not count down). */
+static void time_of_day(int64_t ms, char out[16])
+{
+    time_t t = time(NULL) + (time_t)((ms + 999) / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(out, 16, "%H:%M:%S", &tm) == 0)
+        snprintf(out, 16, "?");
+}
+
 static void status_line(const bts_sync *s, const bts_cycle *c, int64_t next_ms)
 {
     const bts_state *st = bts_sync_state(s);
+    char at[16];
+    time_of_day(next_ms, at);
     if (c->error)
-        bts_notify_status("error: %.200s; retrying in %llds; cursor %lld",
-                          c->error_text, (long long)(next_ms / 1000), (long long)st->last_id);
+        bts_notify_status("error: %.200s; retrying at %s; cursor %lld", c->error_text, at,
+                          (long long)st->last_id);
     else
         bts_notify_status("%s; last cycle %llu read, %llu checkins, %llu parked; %llu "
-                          "waiting for an employee; cursor %lld; next poll in %llds",
+                          "waiting for an employee; cursor %lld; next poll at %s",
                           c->caught_up ? "idle" : "catching up", (unsigned long long)c->read,
                           (unsigned long long)c->checkins, (unsigned long long)c->parked,
-                          (unsigned long long)st->parked_waiting, (long long)st->last_id,
-                          (long long)(next_ms / 1000));
+                          (unsigned long long)st->parked_waiting, (long long)st->last_id, at);
+}
+
+/* STATUS= while a long cycle runs (a first sync, a backfill), after each page ERPNext
+ * acknowledged, at most about once a second. */
+typedef struct {
+    int64_t started_ms;   /* of the cycle */
+    int64_t last_ms;      /* of the last progress STATUS=, 0: none yet */
+    bool backfill;        /* the cursor does not move: do not show it */
+} progress;
+
+static void on_page(void *ud, const bts_cycle *c, const bts_state *st)
+{
+    progress *p = ud;
+    int64_t now = bts_now_ms();
+    if (p->last_ms && now - p->last_ms < PROGRESS_EVERY_MS)
+        return;
+    p->last_ms = now;
+    double secs = (double)(now - p->started_ms) / 1000.0;
+    double rate = secs > 0 ? (double)c->device_logs / secs : 0;
+    if (p->backfill)
+        bts_notify_status("backfill: %llu records written (%llu read), %.0f/s",
+                          (unsigned long long)c->device_logs, (unsigned long long)c->read, rate);
+    else
+        bts_notify_status("syncing: %llu records written this cycle (%llu read), cursor %lld, "
+                          "%.0f/s", (unsigned long long)c->device_logs,
+                          (unsigned long long)c->read, (long long)st->last_id, rate);
+}
+
+/* One cycle, timed for the progress line. */
+static int run_cycle(bts_sync *s, progress *p, bts_cycle *c)
+{
+    p->started_ms = bts_now_ms();
+    return bts_sync_cycle(s, c);
 }
 
 /* How long to wait after a cycle: at once when behind, the interval when caught up,
@@ -123,9 +189,11 @@ static int64_t next_delay(const bts_config *cfg, const bts_cycle *c, bts_backoff
 {
     static bts_log_limiter limiter;
     if (c->error && c->error != BTS_ESTOP) {
+        bts_http_fields f;
         int64_t d = bts_backoff_next(bo, c->retry_after_s >= 0 ? c->retry_after_s * 1000 : -1);
-        bts_log_limited(&limiter, c->error_text, LOG_ERR, NULL, "sync failed: %s; retrying in "
-                        "%llds", c->error_text, (long long)(d / 1000));
+        bts_log_limited(&limiter, c->error_text, LOG_ERR, bts_http_failure_fields(&c->failure, &f),
+                        "sync failed: %s; retrying in %llds", c->error_text,
+                        (long long)(d / 1000));
         return d;
     }
     bts_log_limiter_clear(&limiter, "sync");
@@ -134,12 +202,12 @@ static int64_t next_delay(const bts_config *cfg, const bts_cycle *c, bts_backoff
 }
 
 /* SIGHUP: validate the new config, then swap; a bad one keeps the running one. */
-static int reload(bts_config **cfg, bts_sync **s)
+static int reload(bts_config **cfg, bts_sync **s, progress *p)
 {
     char err[1024];
     bts_config *fresh = NULL;
     bts_sync *fresh_sync = NULL;
-    bts_sync_options opt = {0};
+    bts_sync_options opt = {.on_page = on_page, .on_page_ud = p};
     bts_notify_reloading();
     if (bts_config_load((*cfg)->path, &fresh, err, sizeof(err)) < 0) {
         bts_err("reload refused, keeping the running configuration: %s", err);
@@ -164,12 +232,13 @@ out:
 
 int bts_daemon_run(bts_config **cfg)
 {
-    bts_sync_options opt = {0};
+    progress p = {0};
+    bts_sync_options opt = {.on_page = on_page, .on_page_ud = &p};
     bts_sync *s = NULL;
     bts_backoff bo;
     int r = bts_sync_new(*cfg, &opt, &s);
     if (r < 0) {
-        bts_notify_stopping();
+        bts_notify_failed(*bts_log_last_error() ? bts_log_last_error() : bts_strerror(r));
         return bts_daemon_exit_code(r);
     }
     bts_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS, bts_backoff_random, NULL);
@@ -178,8 +247,9 @@ int bts_daemon_run(bts_config **cfg)
     bts_notify_ready();
     for (;;) {
         bts_cycle c;
-        bts_sync_cycle(s, &c);
+        run_cycle(s, &p, &c);
         log_cycle(&c);
+        write_metrics(*cfg, s);
         if (stop_pending())
             break;
         int64_t delay = next_delay(*cfg, &c, &bo);
@@ -188,7 +258,7 @@ int bts_daemon_run(bts_config **cfg)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP)
-            reload(cfg, &s);
+            reload(cfg, &s, &p);
     }
     bts_notify_stopping();
     bts_notice("stopping; cursor at BioTime id %lld", (long long)bts_sync_state(s)->last_id);
@@ -198,35 +268,47 @@ int bts_daemon_run(bts_config **cfg)
 
 int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
 {
+    progress p = {.backfill = opt->since != NULL};
+    bts_sync_options with = *opt;
     bts_sync *s = NULL;
     bts_backoff bo;
     unsigned retries = 0;
-    int r = bts_sync_new(cfg, opt, &s);
+    if (!with.on_page && !opt->dry_run) {
+        with.on_page = on_page; /* a --once unit shows its progress too */
+        with.on_page_ud = &p;
+    }
+    int r = bts_sync_new(cfg, &with, &s);
     if (r < 0)
         return bts_daemon_exit_code(r);
     bts_backoff_init(&bo, BACKOFF_BASE_MS / 2, 15000, bts_backoff_random, NULL);
     for (;;) {
         bts_cycle c;
+        bts_http_fields f;
         int64_t cursor = bts_sync_state(s)->last_id;
-        r = bts_sync_cycle(s, &c);
+        r = run_cycle(s, &p, &c);
         log_cycle(&c);
+        if (!opt->dry_run)
+            write_metrics(cfg, s);
         if (r == 0 && (c.caught_up || opt->since))
             break;
         if (r == BTS_ESTOP || stop_pending())
             break;
         if (r < 0 && (r != BTS_ETRANSIENT && r != BTS_EPROTO)) {
-            bts_err("sync failed: %s", c.error_text);
+            bts_log_fields(LOG_ERR, bts_http_failure_fields(&c.failure, &f), "sync failed: %s",
+                           c.error_text);
             break;
         }
         if (bts_sync_state(s)->last_id > cursor || c.unparked)
             retries = 0; /* progress: only failures in a row count against giving up */
         if (r < 0 && ++retries > ONCE_MAX_RETRIES) {
-            bts_err("giving up for now, records are still waiting: %s", c.error_text);
+            bts_log_fields(LOG_ERR, bts_http_failure_fields(&c.failure, &f), "giving up for "
+                           "now, records are still waiting: %s", c.error_text);
             break;
         }
         if (r < 0) {
             int64_t d = bts_backoff_next(&bo, c.retry_after_s >= 0 ? c.retry_after_s * 1000 : -1);
-            bts_warn("%s; retrying in %.1fs", c.error_text, (double)d / 1000.0);
+            bts_log_fields(LOG_WARNING, bts_http_failure_fields(&c.failure, &f),
+                           "%s; retrying in %.1fs", c.error_text, (double)d / 1000.0);
             if (wait_signal(d) != 0)
                 break;
         } else {

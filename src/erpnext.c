@@ -53,6 +53,28 @@ uint64_t bts_erpnext_request_count(const bts_erpnext *e)
     return e ? bts_http_request_count(e->http) : 0;
 }
 
+uint64_t bts_erpnext_failure_count(const bts_erpnext *e)
+{
+    return e ? bts_http_failure_count(e->http) : 0;
+}
+
+/* err is only filled in when a request was made (an unanswered one included). */
+void bts_erpnext_failure(int rc, const bts_frappe_error *err, bts_http_failure *ret)
+{
+    if (rc == BTS_ETRANSIENT || rc == BTS_EAUTH || rc == BTS_EPERM || rc == BTS_EPROTO)
+        bts_http_failure_set(ret, "erpnext", err->status, err->curl_error);
+    else
+        *ret = (bts_http_failure){.status = 0};
+}
+
+const char *const *bts_erpnext_fields(int rc, const bts_frappe_error *err,
+                                      bts_http_fields *buf)
+{
+    bts_http_failure f;
+    bts_erpnext_failure(rc, err, &f);
+    return bts_http_failure_fields(&f, buf);
+}
+
 static char *escape_path(const char *s)
 {
     return bts_http_escape(s);
@@ -69,6 +91,7 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     bts_frappe_error_parse(resp->status, resp->content_type, resp->body, resp->body_len, err);
     if (resp->status == 0)
         snprintf(err->message, sizeof(err->message), "%s", resp->error);
+    err->curl_error = resp->transport_error;
     if (resp->tls_refused)
         err->cls = BTS_FE_AUTH;
     err->retry_after_s = resp->retry_after_s;

@@ -301,6 +301,7 @@ int bts_flow_new(bts_writer *w, bts_write_counts *counts, bts_flow_acked_fn acke
         return BTS_ENOMEM;
     *f = (bts_flow){.w = w, .counts = counts, .acked = acked, .ud = ud};
     w->error[0] = '\0';
+    w->failure = (bts_http_failure){.status = 0};
     *ret = f;
     return 0;
 }

@@ -16,6 +16,7 @@ struct bts_http {
     char *extra_header;
     CURL *easy;        /* reused for sequential requests: keeps connections alive */
     uint64_t requests;
+    uint64_t failures; /* no answer, or one that says "try later" (for the metrics) */
 };
 
 typedef struct {
@@ -78,6 +79,8 @@ void bts_http_response_clear(bts_http_response *r)
 }
 
 uint64_t bts_http_request_count(const bts_http *h) { return h ? h->requests : 0; }
+
+uint64_t bts_http_failure_count(const bts_http *h) { return h ? h->failures : 0; }
 
 /* Appends a chunk of the body, refusing to grow past the limit (a hostile or broken
  * server must not make us allocate without bound). */
@@ -223,8 +226,11 @@ static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const char *me
     if (rc == CURLE_OK) {
         bts_debug("%s: %s %s -> HTTP %ld (%zu bytes)", h->server, method, url, r->status,
                   r->body_len);
+        if (bts_http_is_transient(r))
+            h->failures++;
         return 0;
     }
+    h->failures++;
     r->transport_error = (int)rc;
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
         rc == CURLE_SSL_ISSUER_ERROR) {
@@ -430,4 +436,32 @@ char *bts_http_escape(const char *s)
     char *copy = e ? strdup(e) : NULL;
     curl_free(e);
     return copy;
+}
+
+/* --- what a failed request leaves for the log ---------------------------------------- */
+
+void bts_http_failure_set(bts_http_failure *f, const char *server, long status, int curl_error)
+{
+    bts_strlcpy(f->server, server ? server : "", sizeof(f->server));
+    f->status = status;
+    f->curl_error = curl_error;
+}
+
+/* HTTP_STATUS=0 is kept for a request that got no answer, so every failed request can be
+ * found by SERVER= and HTTP_STATUS=; CURL_ERROR= then says what went wrong instead. */
+const char *const *bts_http_failure_fields(const bts_http_failure *f, bts_http_fields *buf)
+{
+    size_t n = 0;
+    if (!f || !*f->server)
+        return NULL;
+    snprintf(buf->server, sizeof(buf->server), "SERVER=%s", f->server);
+    snprintf(buf->status, sizeof(buf->status), "HTTP_STATUS=%ld", f->status);
+    buf->list[n++] = buf->server;
+    buf->list[n++] = buf->status;
+    if (f->status == 0 && f->curl_error) {
+        snprintf(buf->curl, sizeof(buf->curl), "CURL_ERROR=%d", f->curl_error);
+        buf->list[n++] = buf->curl;
+    }
+    buf->list[n] = NULL;
+    return buf->list;
 }

@@ -14,6 +14,7 @@ typedef struct {
     bts_sync *s;
     bts_cycle *c;
     bts_flow *flow;
+    const bts_write_counts *wc; /* written so far */
     int64_t page_no;      /* the last page taken */
     int64_t taken;        /* the highest id taken */
     int pages_left;
@@ -26,7 +27,7 @@ typedef struct {
 static void read_failed(live_reader *lr, int r)
 {
     if (!lr->error)
-        bts_sync_fail(lr->c, r, "reading transactions from BioTime");
+        bts_sync_read_failed(lr->s, lr->c, r, "reading transactions from BioTime");
     lr->error = r;
     lr->rd.done = true;
 }
@@ -138,21 +139,24 @@ static int next(bts_flow_reader *rd)
 static int acked(void *ud, int64_t page_no, int64_t mark)
 {
     live_reader *lr = ud;
-    return bts_sync_advance(lr->s, lr->c, mark, page_no);
+    int r = bts_sync_advance(lr->s, lr->c, mark, page_no);
+    if (r == 0)
+        bts_sync_page_done(lr->s, lr->c, lr->wc);
+    return r;
 }
 
 /* Streams the pages from the one the scan found (page_no) to the end or the page limit. */
 static int stream(bts_sync *s, bts_cycle *c, bts_page *page, int64_t page_no)
 {
     bts_write_counts wc = {0};
-    live_reader lr = {.rd = {.next = next}, .s = s, .c = c, .taken = s->st.last_id,
-                      .pages_left = MAX_PAGES_PER_CYCLE};
+    live_reader lr = {.rd = {.next = next}, .s = s, .c = c, .wc = &wc,
+                      .taken = s->st.last_id, .pages_left = MAX_PAGES_PER_CYCLE};
     int r = bts_flow_new(&s->w, &wc, acked, &lr, &lr.flow);
     if (r < 0)
         return bts_sync_fail(c, r, "starting to write");
     take(&lr, page, page_no);
     if ((r = bts_flow_run(lr.flow, &lr.rd)) < 0)
-        bts_sync_write_failed(c, r, s->w.error);
+        bts_sync_write_failed(c, r, &s->w);
     else
         r = lr.error;
     c->caught_up = r == 0 && !lr.has_next;
@@ -167,7 +171,7 @@ int bts_sync_live(bts_sync *s, bts_cycle *c)
     if (s->strategy == BTS_STRATEGY_UNKNOWN) {
         int r = bts_sync_probe_order(s);
         if (r < 0)
-            return bts_sync_fail(c, r, "probing BioTime's sort order");
+            return bts_sync_read_failed(s, c, r, "probing BioTime's sort order");
     }
     if (s->strategy != BTS_STRATEGY_ID)
         return bts_sync_fallback(s, c);
@@ -176,7 +180,7 @@ int bts_sync_live(bts_sync *s, bts_cycle *c)
     int r = bts_scan_find(s->bt, s->st.last_id, hint, s->cfg->biotime.page_size, &sr);
     if (r < 0) {
         bts_scan_result_clear(&sr);
-        return bts_sync_fail(c, r, "reading transactions from BioTime");
+        return bts_sync_read_failed(s, c, r, "reading transactions from BioTime");
     }
     if (sr.ids_went_back) {
         bts_sync_ids_went_back(s, &sr);

@@ -21,6 +21,7 @@
 #define LOG_MAX_FIELDS 32              /* caller fields sent to the journal per message */
 #define LOG_RELOG_MS (10 * 60 * 1000)  /* a persisting failure is repeated at full prio */
 #define LOG_IDENT "biotime-syncd"
+#define LOG_LAST_ERROR_MAX 400         /* bytes of the last error kept for STATUS= */
 
 enum log_backend { LOG_BACKEND_STDERR, LOG_BACKEND_TTY, LOG_BACKEND_JOURNAL };
 
@@ -30,6 +31,7 @@ static struct {
     enum log_backend backend;
     char **secrets;       /* sorted longest first, so a longer secret is masked whole */
     size_t n_secrets;
+    char last_error[LOG_LAST_ERROR_MAX]; /* masked and cleaned, like the line itself */
 } g_log = { .max_level = LOG_INFO };
 
 /* systemd sets JOURNAL_STREAM to the dev:ino of the stream it connected; stderr may have
@@ -152,6 +154,16 @@ static char *log_mask(const char *s)
     }
     out[o] = '\0';
     return out;
+}
+
+char *bts_log_masked(const char *s)
+{
+    return s ? log_mask(s) : NULL;
+}
+
+const char *bts_log_last_error(void)
+{
+    return g_log.last_error;
 }
 
 /* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
@@ -339,6 +351,20 @@ static void log_emit(int prio, const char *const *fields, const char *msg)
     log_write_stderr(prio, msg, g_log.backend == LOG_BACKEND_TTY);
 }
 
+/* Keeps msg as the last error, cut whole-character to fit. */
+static void log_keep_error(const char *msg)
+{
+    size_t n = strlen(msg), max = sizeof(g_log.last_error) - 1;
+
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(g_log.last_error, msg, n);
+    g_log.last_error[n] = '\0';
+}
+
 __attribute__((format(printf, 4, 0)))
 static void log_vemit(int prio, const char *const *fields, const char *suffix, const char *fmt,
                       va_list ap)
@@ -350,6 +376,8 @@ static void log_vemit(int prio, const char *const *fields, const char *suffix, c
     if (prio > g_log.max_level)
         goto out;
     msg = log_render(suffix, fmt, ap);
+    if (msg && prio <= LOG_ERR)
+        log_keep_error(msg);
     log_emit(prio, fields, msg ? msg : "(log message lost: out of memory)");
     free(msg);
 out:

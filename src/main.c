@@ -205,6 +205,7 @@ static int run_mode_with_config(const cli *c, bts_config **cfg)
     case MODE_DAEMON:
         if (bts_state_dir_usable((*cfg)->sync.state_dir, err, sizeof(err)) < 0) {
             bts_err("%s", err);
+            bts_notify_failed(err);
             return BTS_EXIT_CONFIG;
         }
         return bts_daemon_run(cfg);
@@ -231,7 +232,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = run_mode_with_config(&c, &cfg);
     else if (c.mode == MODE_DAEMON)
-        bts_notify_stopping();
+        bts_notify_failed(bts_log_last_error()); /* the config error, logged just now */
     bts_config_free(cfg);
     bts_http_global_cleanup();
     return rc;

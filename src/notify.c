@@ -5,10 +5,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
+
+#include "bts/log.h"
 
 #define NOTIFY_STATUS_MAX 512
 
@@ -64,16 +67,47 @@ void bts_notify_stopping(void)
     sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
 }
 
+/* prefix, then text as one masked line of STATUS= (an error text may quote a server that
+ * quoted us: it gets the log's secret mask). */
+static void notify_send_status(const char *prefix, const char *text)
+{
+    char line[NOTIFY_STATUS_MAX];
+    char *masked = bts_log_masked(text);
+
+    if (!masked)
+        return;
+    snprintf(line, sizeof(line), "%s", masked);
+    free(masked);
+    notify_clean(line);
+    sd_notifyf(0, "%sSTATUS=%s", prefix, line);
+}
+
+/* Formatted whole, so the mask sees every secret before the cut. */
 void bts_notify_status(const char *fmt, ...)
 {
-    char text[NOTIFY_STATUS_MAX];
+    char *text = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    if (vasprintf(&text, fmt, ap) < 0)
+        text = NULL;
     va_end(ap);
-    notify_clean(text);
-    sd_notifyf(0, "STATUS=%s", text);
+    if (text)
+        notify_send_status("", text);
+    free(text);
+}
+
+void bts_notify_failed(const char *why)
+{
+    char *text = NULL;
+
+    if (asprintf(&text, "failed%s%s", why && *why ? ": " : "", why ? why : "") < 0)
+        text = NULL;
+    if (text)
+        notify_send_status("STOPPING=1\n", text);
+    else
+        bts_notify_stopping();
+    free(text);
 }
 
 /* Half the interval gives one missed loop turn of slack before systemd kills us, while a

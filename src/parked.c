@@ -139,8 +139,10 @@ static int read_page(bts_sync *s, const char *after, cJSON **ret_rows)
     }
     if (r < 0 && r != BTS_ENOMEM) {
         char line[600];
+        bts_http_fields fields;
         bts_frappe_error_format(&err, line, sizeof(line));
-        bts_warn("could not read parked punches from ERPNext: %s", line);
+        bts_log_fields(LOG_WARNING, bts_erpnext_fields(r, &err, &fields),
+                       "could not read parked punches from ERPNext: %s", line);
     }
     cJSON_free(quoted);
     cJSON_Delete(name);
@@ -154,8 +156,10 @@ static int retry_page(bts_sync *s, bts_cycle *c, const cJSON *rows, bts_write_co
     int r = items ? 0 : BTS_ENOMEM;
     size_t n = items ? build_items(s, rows, items) : 0;
     bts_rows relink = {.items = items, .n = n};
+    bts_http_fields fields;
     if (n > 0 && (r = bts_flow_write(&s->w, &relink, true, wc)) < 0)
-        bts_warn("retrying parked punches: %s", s->w.error);
+        bts_log_fields(LOG_WARNING, bts_http_failure_fields(&s->w.failure, &fields),
+                       "retrying parked punches: %s", s->w.error);
     for (size_t i = 0; i < n; i++) {
         if (*items[i].checkin_name)
             c->unparked++;

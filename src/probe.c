@@ -581,6 +581,40 @@ static void erp_geolocation(probe *p, bts_erpnext *e)
     cJSON_Delete(doc);
 }
 
+/* The watermark leaves alone a Shift Type whose auto_update_last_sync is on: say which,
+ * since the operator listed it for the daemon to move. */
+static void erp_shift_types(probe *p, bts_erpnext *e)
+{
+    const bts_erpnext_config *c = &p->cfg->erpnext;
+    char autos[1024] = "", line[600], on[8];
+    unsigned n = 0, failed = 0;
+    for (size_t i = 0; i < c->n_shift_types; i++) {
+        bts_frappe_error err = {0};
+        cJSON *doc = NULL;
+        const char *name = c->shift_types[i];
+        int r = bts_erpnext_get(e, "Shift Type", name, &doc, &err);
+        erp_line(&err, line, sizeof(line));
+        if (r < 0 && ++failed)
+            say(p, PROBE_WARN, "ERPNext Shift Type", "%s (erpnext.shift_types): %s", name,
+                line);
+        else if (bts_json_text(doc, "auto_update_last_sync", on, sizeof(on)) > 0 &&
+                 strcmp(on, "0") != 0 && strlen(autos) + strlen(name) + 3 < sizeof(autos)) {
+            snprintf(autos + strlen(autos), sizeof(autos) - strlen(autos), "%s%s",
+                     *autos ? ", " : "", name);
+            n++;
+        }
+        cJSON_Delete(doc);
+    }
+    if (n)
+        say(p, PROBE_WARN, "ERPNext Shift Types", "%s ha%s auto_update_last_sync on: HRMS "
+            "moves last_sync_of_checkin itself and biotime-syncd will leave %s alone; turn "
+            "it off there, or remove %s from erpnext.shift_types", autos, n == 1 ? "s" : "ve",
+            n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+    else if (c->n_shift_types && !failed)
+        say(p, PROBE_OK, "ERPNext Shift Types", "biotime-syncd will advance their "
+            "last_sync_of_checkin");
+}
+
 static void probe_erpnext(probe *p)
 {
     bts_erpnext *e = NULL;
@@ -595,6 +629,7 @@ static void probe_erpnext(probe *p)
         erp_doctype(p, e, BTS_SETUP_SYNC_LOGS);
         erp_employee_field(p, e);
         erp_geolocation(p, e);
+        erp_shift_types(p, e);
     }
     bts_erpnext_free(e);
 }

@@ -159,14 +159,17 @@ static void rc_sort_unique(rc *s)
 static int rc_read_biotime(rc *s)
 {
     bts_biotime *b = NULL;
+    bts_http_failure failure = {.status = 0};
+    bts_http_fields f;
     char query[256];
     int r = rc_range_query(s, query, sizeof(query));
-    if (r == 0 && (r = bts_biotime_new(&s->cfg->biotime, &b)) == 0)
-        r = rc_read_pages(s, b, query);
+    if (r == 0 && (r = bts_biotime_new(&s->cfg->biotime, &b)) == 0 &&
+        (r = rc_read_pages(s, b, query)) < 0)
+        failure = *bts_biotime_failure(b);
     bts_biotime_free(b);
     if (r < 0)
-        bts_err("reconcile: cannot read the range from BioTime: %s (the log above says why)",
-                bts_strerror(r));
+        bts_log_fields(LOG_ERR, bts_http_failure_fields(&failure, &f), "reconcile: cannot read "
+                       "the range from BioTime: %s (the log above says why)", bts_strerror(r));
     else
         rc_sort_unique(s);
     return r;
@@ -177,6 +180,7 @@ static int rc_read_biotime(rc *s)
 static int rc_erp_failed(const char *what, int r, const bts_frappe_error *err)
 {
     char line[600];
+    bts_http_fields f;
     const char *hint = "";
     bts_frappe_error_format(err, line, sizeof(line));
     if (err->cls == BTS_FE_NOT_FOUND)
@@ -188,7 +192,8 @@ static int rc_erp_failed(const char *what, int r, const bts_frappe_error *err)
         hint = ": check erpnext.api_key, erpnext.api_secret and the API user's roles";
     else if (r == BTS_EPERM)
         hint = ": biotime-syncd --test-connection says what is wrong";
-    bts_err("reconcile: cannot read %s from ERPNext: %s%s", what, line, hint);
+    bts_log_fields(LOG_ERR, bts_erpnext_fields(r, err, &f),
+                   "reconcile: cannot read %s from ERPNext: %s%s", what, line, hint);
     return r == BTS_EPERM ? BTS_EAUTH : r; /* refused: the site is not as configured */
 }
 

@@ -48,6 +48,9 @@ static const struct state_field state_fields[] = {
     F(STATE_U64, last_parked),      F(STATE_I64, last_success_at),
     F(STATE_I64, last_error_at),    F(STATE_STR_INFO, last_error),
     F(STATE_U64, parked_waiting),
+    F(STATE_U64, total_rejected),   F(STATE_U64, total_biotime_requests),
+    F(STATE_U64, total_biotime_failures), F(STATE_U64, total_erpnext_requests),
+    F(STATE_U64, total_erpnext_failures), F(STATE_U64, last_duration_ms),
 };
 #undef F
 
@@ -429,14 +432,22 @@ static int state_write_all(int fd, const char *data, size_t len)
 }
 
 /* O_EXCL so a symlink planted at the temp name is never followed; a temp left by an
- * earlier process that had our pid is ours to replace. */
-static int state_open_temp(const char *tmp)
+ * earlier process that had our pid is ours to replace. fchmod, not open's mode: the
+ * unit's UMask=0077 would take a reader's bits off the metrics file. */
+static int state_open_temp(const char *tmp, mode_t mode)
 {
     int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY;
     int fd = open(tmp, flags, 0600);
 
     if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
         fd = open(tmp, flags, 0600);
+    if (fd >= 0 && mode != 0600 && fchmod(fd, mode) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
     return fd;
 }
 
@@ -465,6 +476,12 @@ static int state_step_failed(const char *what, const char *step, int e, char *er
 int bts_state_write_atomic(const char *dir, const char *name, const char *data, size_t len,
                            char *err, size_t errlen)
 {
+    return bts_state_write_atomic_mode(dir, name, data, len, 0600, err, errlen);
+}
+
+int bts_state_write_atomic_mode(const char *dir, const char *name, const char *data,
+                                size_t len, mode_t mode, char *err, size_t errlen)
+{
     char path[PATH_MAX], tmp[PATH_MAX + 32];
     bool have_tmp = false;
     int fd = -1, r = BTS_EINVAL, e;
@@ -475,7 +492,7 @@ int bts_state_write_atomic(const char *dir, const char *name, const char *data, 
         goto out;
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if ((fd = state_open_temp(tmp)) < 0) {
+    if ((fd = state_open_temp(tmp, mode)) < 0) {
         r = state_step_failed(tmp, "create", errno, err, errlen);
         goto out;
     }

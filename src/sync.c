@@ -68,17 +68,41 @@ int bts_sync_fail(bts_cycle *c, int err, const char *text)
 {
     c->error = err;
     bts_strlcpy(c->error_text, text, sizeof(c->error_text));
+    c->failure = (bts_http_failure){.status = 0}; /* a request's, when the caller says so */
     return err;
 }
 
 /* Writing stopped: says why, unless the cause was recorded already (a cursor that could
  * not be saved, say). */
-int bts_sync_write_failed(bts_cycle *c, int err, const char *text)
+int bts_sync_write_failed(bts_cycle *c, int err, const bts_writer *w)
 {
-    if (*text)
-        return bts_sync_fail(c, err, text);
+    if (*w->error) {
+        bts_sync_fail(c, err, w->error);
+        c->failure = w->failure;
+        return err;
+    }
     if (!c->error)
         return bts_sync_fail(c, err, bts_strerror(err));
+    return err;
+}
+
+/* Reading from BioTime failed: what, and the answer that made it fail (its own line, with
+ * the details, was logged by biotime.c). Local errors carry no server. */
+int bts_sync_read_failed(bts_sync *s, bts_cycle *c, int err, const char *what)
+{
+    const bts_http_failure *f = bts_biotime_failure(s->bt);
+    bool answered = *f->server &&
+                    (err == BTS_ETRANSIENT || err == BTS_EAUTH || err == BTS_EPROTO);
+    char text[sizeof(c->error_text)];
+    if (answered && f->status)
+        snprintf(text, sizeof(text), "%s: HTTP %ld", what, f->status);
+    else if (answered)
+        snprintf(text, sizeof(text), "%s: no answer", what);
+    else
+        bts_strlcpy(text, what, sizeof(text));
+    bts_sync_fail(c, err, text);
+    if (answered)
+        c->failure = *f;
     return err;
 }
 
@@ -95,7 +119,9 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         bts_frappe_error_format(&err, line, sizeof(line));
         char text[700];
         snprintf(text, sizeof(text), "reading the Employee list from ERPNext: %s", line);
-        return bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
+        bts_sync_fail(c, r == BTS_EPERM ? BTS_EPROTO : r, text);
+        bts_erpnext_failure(r, &err, &c->failure);
+        return c->error;
     }
     bts_employees *fresh = NULL;
     if ((r = bts_employees_new(&fresh)) == 0 &&
@@ -130,6 +156,16 @@ void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)
     c->duplicates += w->checkin_duplicates + w->device_log_duplicates;
     c->parked += w->parked;
     c->rejected += w->rejected;
+}
+
+void bts_sync_page_done(bts_sync *s, const bts_cycle *c, const bts_write_counts *w)
+{
+    bts_cycle now;
+    if (!s->opt.on_page)
+        return;
+    now = *c; /* the written counts join the cycle's only when the writing ends */
+    bts_sync_add_counts(&now, w);
+    s->opt.on_page(s->opt.on_page_ud, &now, &s->st);
 }
 
 /* Said once per code (the state remembers the codes): HR has an Employee to map. */
@@ -217,6 +253,8 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     st->total_device_logs += c->device_logs;
     st->total_duplicates += c->duplicates;
     st->total_parked += c->parked;
+    st->total_rejected += c->rejected;
+    st->last_duration_ms = c->duration_ms;
     bts_strlcpy(st->last_result, c->error ? "error" : c->read ? "ok" : "idle",
                 sizeof(st->last_result));
     if (c->error) {
@@ -228,10 +266,25 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     }
 }
 
+/* Adds the requests made since the last call to the state's totals, the Sync Logs entry's
+ * included (it comes after the cycle's own figures). */
+static void count_requests(bts_sync *s)
+{
+    uint64_t now[4] = {bts_biotime_request_count(s->bt), bts_biotime_failure_count(s->bt),
+                       bts_erpnext_request_count(s->erp), bts_erpnext_failure_count(s->erp)};
+    uint64_t *total[4] = {&s->st.total_biotime_requests, &s->st.total_biotime_failures,
+                          &s->st.total_erpnext_requests, &s->st.total_erpnext_failures};
+    for (size_t i = 0; i < BTS_ARRAY_SIZE(now); i++) {
+        *total[i] += now[i] - s->requests_counted[i];
+        s->requests_counted[i] = now[i];
+    }
+}
+
 int bts_sync_cycle(bts_sync *s, bts_cycle *c)
 {
     char err[512];
     uint64_t bt0 = bts_biotime_request_count(s->bt), erp0 = bts_erpnext_request_count(s->erp);
+    int64_t t0 = bts_now_ms();
     memset(c, 0, sizeof(*c));
     c->retry_after_s = -1;
     s->cycle_started = time(NULL);
@@ -244,11 +297,13 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     }
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
+    c->duration_ms = (uint64_t)(bts_now_ms() - t0);
     if (s->opt.dry_run)
         return r;
     fill_state(s, c);
     if (!s->opt.since)
         bts_sync_log_entry(s, c);
+    count_requests(s);
     if (bts_state_save(s->cfg->sync.state_dir, &s->st, err, sizeof(err)) < 0 && r == 0)
         r = bts_sync_fail(c, BTS_EIO, err);
     return r;

@@ -52,8 +52,11 @@ static void post(bts_sync *s, const bts_cycle *c, unsigned repeats)
         cJSON_AddStringToObject(doc, "doctype", s->cfg->erpnext.sync_log_doctype);
         cJSON_AddStringToObject(doc, "title", title);
         cJSON_AddStringToObject(doc, "response", text);
-        if (bts_erpnext_insert(s->erp, doc, NULL, &err) < 0)
-            bts_debug("could not write the Sync Logs entry: %s", err.message);
+        bts_http_fields f;
+        int r = bts_erpnext_insert(s->erp, doc, NULL, &err);
+        if (r < 0)
+            bts_log_fields(LOG_DEBUG, bts_erpnext_fields(r, &err, &f),
+                           "could not write the Sync Logs entry: %s", err.message);
     }
     cJSON_free(text);
     cJSON_Delete(resp);

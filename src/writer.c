@@ -50,13 +50,17 @@ static const char *str_of(const cJSON *doc, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* One journal entry about one punch, with fields to search by (journalctl EMP_CODE=1001). */
-static void log_item(int prio, const bts_item *it, const char *what, const char *why)
+/* One journal entry about one punch, with fields to search by (journalctl EMP_CODE=1001);
+ * refused: the answer that refused it (its HTTP_STATUS), or NULL. */
+static void log_item(int prio, const bts_item *it, const char *what, const char *why,
+                     const bts_frappe_error *refused)
 {
-    char id[48], code[96];
+    char id[48], code[96], status[40] = "";
     snprintf(id, sizeof(id), "BIOTIME_TXN_ID=%lld", (long long)it->txn.id);
     snprintf(code, sizeof(code), "EMP_CODE=%s", it->txn.emp_code);
-    const char *fields[] = {"SERVER=erpnext", id, code, NULL};
+    if (refused)
+        snprintf(status, sizeof(status), "HTTP_STATUS=%ld", refused->status);
+    const char *fields[] = {"SERVER=erpnext", id, code, refused ? status : NULL, NULL};
     bts_log_fields(prio, fields, "BioTime transaction %lld (emp_code %s, %s) %s: %s",
                    (long long)it->txn.id, it->txn.emp_code, it->txn.punch_time, what, why);
 }
@@ -68,6 +72,7 @@ static int stop_error(bts_writer *w, const char *what, int rc, const bts_frappe_
     char line[600];
     bts_frappe_error_format(err, line, sizeof(line));
     snprintf(w->error, sizeof(w->error), "writing %s to ERPNext: %.400s", what, line);
+    bts_erpnext_failure(rc, err, &w->failure);
     return rc == BTS_EPERM ? BTS_EPROTO : rc;
 }
 
@@ -386,7 +391,7 @@ void bts_writer_checkins_done(bts_item *items, size_t n, bts_write_counts *c)
         else if (items[i].checkin_existed)
             c->checkin_duplicates++;
         else if (items[i].park_reason)
-            log_item(LOG_WARNING, &items[i], "parked", items[i].park_reason);
+            log_item(LOG_WARNING, &items[i], "parked", items[i].park_reason, NULL);
 }
 
 /* --- Device Logs -------------------------------------------------------------- */
@@ -490,12 +495,12 @@ static int device_log_refused(bts_writer *w, bts_item *it, const bts_frappe_erro
         r = 0; /* written by an earlier try whose answer was lost */
     if (r == 0) {
         log_item(LOG_WARNING, it, "kept as a reduced Device Log, ERPNext refused the full one",
-                 line);
+                 line, err);
         return 0;
     }
     if (r != BTS_EPERM)
         return stop_error(w, "a reduced Device Log", r, &again);
-    log_item(LOG_ERR, it, "refused by ERPNext even as a reduced Device Log", line);
+    log_item(LOG_ERR, it, "refused by ERPNext even as a reduced Device Log", line, &again);
     it->rejected = true;
     return 0;
 }

@@ -8,7 +8,8 @@ packages=(
   libcurl4-openssl-dev libcjson-dev libconfig-dev libsystemd-dev libcmocka-dev
   python3 clang libclang-rt-14-dev llvm-14 valgrind
   man-db groff-base dpkg-dev systemd openssl ca-certificates file
-  debootstrap systemd-container debian-archive-keyring zstd
+  lintian  # .ci/package-check.sh: the .deb must be lintian-clean
+  debootstrap systemd-container debian-archive-keyring zstd  # tests/systemd/run.sh
 )
 
 missing=()

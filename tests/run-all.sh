@@ -4,7 +4,9 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind memcheck (zero errors, zero leaks),
 #   4. the fuzz targets for a bounded time, the Debian package check, a benchmark smoke run,
-#   5. the README's service section under a real systemd (tests/systemd/run.sh).
+#   5. Release builds with gcc and clang and a build with Debian's dpkg-buildflags,
+#   6. the README's service section under a real systemd (tests/systemd/run.sh).
+# Every build here uses -DBTS_WERROR=ON: a new warning fails CI (but not a packager's build).
 # Usage: tests/run-all.sh   (as root or with sudo: it installs Debian packages)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,14 +55,14 @@ check_each() { # name command...: counts each PASS:/FAIL: line the command print
 }
 
 stage "build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTS_WERROR=ON >/dev/null
 cmake --build build -j"$(nproc)"
 
 stage "unit and integration tests"
 run_ctest build
 
 stage "build and tests under ASan + UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBTS_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBTS_SANITIZE=ON -DBTS_WERROR=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest build-asan
@@ -87,7 +89,35 @@ check_each "real systemd" bash tests/systemd/run.sh build
 if [ -x tests/bench/bench.py ]; then
   stage "benchmark smoke run (figures only, nothing asserted about speed)"
   check "benchmark smoke" python3 tests/bench/bench.py --binary build/biotime-syncd --punches 2000 --smoke
+  check "latency benchmark smoke" python3 tests/bench/latency.py --binary build/biotime-syncd --smoke
 fi
+
+stage "release builds (-Werror): Release with gcc and clang, Debian's dpkg-buildflags"
+# Fresh build dirs: a cached compiler or flags would hide what a packager sees.
+release_build() { # dir [env...] -- cmake args...: configure and build, quietly unless it fails
+  local dir=$1; shift
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+  rm -rf "$dir"
+  local log
+  log=$(mktemp)
+  if env "${envs[@]}" cmake -S . -B "$dir" -DBTS_WERROR=ON "$@" >"$log" 2>&1 &&
+     cmake --build "$dir" -j"$(nproc)" >>"$log" 2>&1; then
+    rm -f "$log"
+  else
+    tail -n 40 "$log"; rm -f "$log"; return 1
+  fi
+}
+check "Release build, gcc" release_build build-release-gcc CC=gcc -- \
+  -DCMAKE_BUILD_TYPE=Release -DBTS_TESTS=OFF
+check "Release build, clang" release_build build-release-clang CC=clang -- \
+  -DCMAKE_BUILD_TYPE=Release -DBTS_TESTS=OFF
+# As debhelper's cmake build does: dpkg-buildflags' CFLAGS with CPPFLAGS appended (cmake
+# ignores CPPFLAGS), LDFLAGS, build type None, every hardening feature; tests included.
+dpkg_flags=$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)
+check "dpkg-buildflags build (hardening=+all)" release_build build-dpkg-buildflags \
+  CC=gcc "CFLAGS=$(eval "$dpkg_flags"; echo "$CFLAGS $CPPFLAGS")" \
+  "LDFLAGS=$(eval "$dpkg_flags"; echo "$LDFLAGS")" -- -DCMAKE_BUILD_TYPE=None
 
 stage "summary"
 if [ "$skipped" -eq 0 ]; then echo "tests: $passed passed, $failed failed"

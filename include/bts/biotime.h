@@ -46,5 +46,10 @@ int64_t bts_jwt_exp(const char *jwt);
 int bts_biotime_parse_page(const char *body, size_t len, bts_page *ret, char *err, size_t n);
 
 uint64_t bts_biotime_request_count(const bts_biotime *b);
+uint64_t bts_biotime_failure_count(const bts_biotime *b);
+
+/* The answer that made the last failed call fail (for the journal fields of the line that
+ * reports it); its server is "" when no answer did. */
+const bts_http_failure *bts_biotime_failure(const bts_biotime *b);
 
 #endif

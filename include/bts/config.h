@@ -55,6 +55,7 @@ typedef struct {
     size_t n_punch_in;
     int *punch_out;
     size_t n_punch_out;
+    char *metrics_file; /* "" or an absolute path: metrics for node_exporter */
 } bts_sync_config;
 
 typedef struct {

@@ -12,5 +12,6 @@ const char *bts_config_check_fieldname(char *value);
 const char *bts_config_check_nonempty(char *value);
 const char *bts_config_check_readable(char *value);
 const char *bts_config_check_placeholder(const char *value);
+const char *bts_config_check_file_path(char *value);
 
 #endif

@@ -15,6 +15,14 @@ typedef struct bts_erpnext bts_erpnext;
 int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret);
 void bts_erpnext_free(bts_erpnext *e);
 uint64_t bts_erpnext_request_count(const bts_erpnext *e);
+uint64_t bts_erpnext_failure_count(const bts_erpnext *e);
+
+/* A call that returned rc with err, as a failed ERPNext request (for journal fields); no
+ * request failed (server "") when rc is not about an answer (out of memory, a stop). */
+void bts_erpnext_failure(int rc, const bts_frappe_error *err, bts_http_failure *ret);
+/* Its journal fields (SERVER=erpnext, HTTP_STATUS=...) stored in buf, or NULL. */
+const char *const *bts_erpnext_fields(int rc, const bts_frappe_error *err,
+                                      bts_http_fields *buf);
 
 /* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);

@@ -37,6 +37,29 @@ typedef struct {
     bool tls_refused;          /* the server's certificate failed verification: no retry helps */
 } bts_http_response;
 
+/* The request a failure came from, for the log's journal fields: which server answered,
+ * its HTTP status (0: no answer came) and, without an answer, libcurl's error code. An
+ * empty server means no request failed (a local error). */
+typedef struct {
+    char server[8];            /* "biotime", "erpnext" or "" */
+    long status;
+    int curl_error;
+} bts_http_failure;
+
+/* Storage for the fields of one failure: SERVER=, HTTP_STATUS= and, without an answer,
+ * CURL_ERROR=. */
+typedef struct {
+    char server[24], status[40], curl[32];
+    const char *list[4];
+} bts_http_fields;
+
+/* Records a failed request to server: the status it answered (0: none) and libcurl's
+ * error (0: none). */
+void bts_http_failure_set(bts_http_failure *f, const char *server, long status, int curl_error);
+
+/* The journal fields of f (NULL-terminated, in buf), or NULL when no request failed. */
+const char *const *bts_http_failure_fields(const bts_http_failure *f, bts_http_fields *buf);
+
 /* Called often during transfers: return non-zero to abort them (stop requested). Also the
  * place the daemon pings its watchdog during long transfers. */
 typedef int (*bts_http_abort_fn)(void);
@@ -90,5 +113,8 @@ char *bts_http_escape(const char *s);
 
 /* Number of requests performed since start (for figures and tests). */
 uint64_t bts_http_request_count(const bts_http *h);
+/* Of those, the ones that failed: no answer (transport, timeout, TLS, body too large) or a
+ * transient answer (bts_http_is_transient). A stop's abort is not a failure. */
+uint64_t bts_http_failure_count(const bts_http *h);
 
 #endif

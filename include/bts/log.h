@@ -14,6 +14,14 @@ int bts_log_get_level(void);
 void bts_log_add_secret(const char *secret);
 void bts_log_clear_secrets(void);
 
+/* A copy of s with every registered secret masked, for text that leaves the process some
+ * other way (STATUS=); free() it. NULL when out of memory. */
+char *bts_log_masked(const char *s);
+
+/* The text of the last message logged at error priority or worse ("" when none): what a
+ * daemon that gives up tells the service manager. */
+const char *bts_log_last_error(void);
+
 /* fields: NULL or a NULL-terminated list of "KEY=value" journal fields
  * (e.g. "SERVER=erpnext", "HTTP_STATUS=417"). */
 void bts_log_fields(int prio, const char *const *fields, const char *fmt, ...)

@@ -7,6 +7,9 @@
 void bts_notify_ready(void);
 void bts_notify_reloading(void);
 void bts_notify_stopping(void);
+/* A stop because of an error: STOPPING=1 with STATUS=failed: <why> (masked, one line), so
+ * systemctl status says why instead of "Stopping". */
+void bts_notify_failed(const char *why);
 void bts_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Pings the watchdog if WatchdogSec= is set and half the interval has passed; cheap. */
 void bts_notify_watchdog(void);

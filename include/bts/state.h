@@ -3,6 +3,7 @@
 #ifndef BTS_STATE_H
 #define BTS_STATE_H
 
+#include <sys/types.h>
 #include <time.h>
 #include "bts/common.h"
 
@@ -26,6 +27,11 @@ typedef struct {
     uint64_t total_parked;
     uint64_t total_errors;
     uint64_t cycles;
+    uint64_t total_rejected;
+    uint64_t total_biotime_requests;
+    uint64_t total_biotime_failures; /* transport failures and 408/425/429/5xx answers */
+    uint64_t total_erpnext_requests;
+    uint64_t total_erpnext_failures;
 
     /* last cycle */
     int64_t last_cycle_at;    /* Unix time */
@@ -34,6 +40,7 @@ typedef struct {
     uint64_t last_checkins;
     uint64_t last_device_logs;
     uint64_t last_parked;
+    uint64_t last_duration_ms;
     int64_t last_success_at;
 
     /* last error */
@@ -54,9 +61,12 @@ int bts_state_save(const char *dir, const bts_state *st, char *err, size_t errle
 /* Checks that dir exists (or can be created) and is writable. */
 int bts_state_dir_usable(const char *dir, char *err, size_t errlen);
 
-/* Writes data to dir/name atomically (the helper under bts_state_save). */
+/* Writes data to dir/name atomically (the helper under bts_state_save), mode 0600. */
 int bts_state_write_atomic(const char *dir, const char *name, const char *data, size_t len,
                            char *err, size_t errlen);
+/* The same with the file's mode given, whatever the umask (the metrics file is 0644). */
+int bts_state_write_atomic_mode(const char *dir, const char *name, const char *data,
+                                size_t len, mode_t mode, char *err, size_t errlen);
 
 /* The state as JSON text (owned by the caller), for --status --json and saving. */
 char *bts_state_to_json(const bts_state *st);

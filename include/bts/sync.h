@@ -6,15 +6,8 @@
 
 #include <stdio.h>
 #include "bts/config.h"
+#include "bts/http.h"
 #include "bts/state.h"
-
-typedef struct {
-    bool dry_run;         /* map and print, write nothing anywhere */
-    FILE *out;            /* where dry-run lines and progress go */
-    const char *since;    /* backfill: punch-time range in BioTime's zone, or NULL */
-    const char *until;
-    bool progress;        /* show backfill progress (on a terminal) */
-} bts_sync_options;
 
 typedef struct {
     uint64_t read;        /* new rows read from BioTime */
@@ -28,13 +21,29 @@ typedef struct {
     uint64_t pages;
     uint64_t biotime_requests;
     uint64_t erpnext_requests;
+    uint64_t duration_ms;  /* how long the cycle took (monotonic clock) */
     bool caught_up;       /* BioTime has nothing more right now */
     int error;            /* 0 or the BTS_E* that ended the cycle early */
     long retry_after_s;   /* a server asked us to wait this long (-1 none) */
     char watermark[20];   /* last_sync_of_checkin set this cycle (ERPNext zone), or "" */
     char watermark_holder[64]; /* the terminal holding it back, or "" */
     char error_text[512];
+    bts_http_failure failure; /* the failed request behind error (server "" when none) */
 } bts_cycle;
+
+/* Told after each page ERPNext acknowledged: the cycle's counts so far (written ones
+ * included) and the state (the cursor). */
+typedef void (*bts_sync_page_fn)(void *ud, const bts_cycle *c, const bts_state *st);
+
+typedef struct {
+    bool dry_run;         /* map and print, write nothing anywhere */
+    FILE *out;            /* where dry-run lines and progress go */
+    const char *since;    /* backfill: punch-time range in BioTime's zone, or NULL */
+    const char *until;
+    bool progress;        /* show backfill progress (on a terminal) */
+    bts_sync_page_fn on_page; /* NULL, or told of each acknowledged page */
+    void *on_page_ud;
+} bts_sync_options;
 
 typedef struct bts_sync bts_sync;
 

@@ -44,10 +44,12 @@ struct bts_sync {
     char synclog_error[512];
     unsigned synclog_repeats;
     int64_t synclog_error_ms;
+    uint64_t requests_counted[4]; /* client counts already in the state's totals */
 };
 
 int bts_sync_fail(bts_cycle *c, int err, const char *text);
-int bts_sync_write_failed(bts_cycle *c, int err, const char *text);
+int bts_sync_write_failed(bts_cycle *c, int err, const bts_writer *w);
+int bts_sync_read_failed(bts_sync *s, bts_cycle *c, int err, const char *what);
 /* Reads pages 1, 2... with query (a range, an ordering) and writes their rows, without a
  * cursor; more_fn (may be NULL) sees each page's rows and returns false to stop there. */
 typedef bool (*bts_scan_page_fn)(void *ud, const cJSON *rows);
@@ -58,6 +60,8 @@ int bts_sync_live(bts_sync *s, bts_cycle *c);
 int bts_sync_advance(bts_sync *s, bts_cycle *c, int64_t new_id, int64_t page_no);
 int bts_sync_ids_went_back(bts_sync *s, const bts_scan_result *sr);
 void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w);
+/* A page is acknowledged: tells opt.on_page, with w (written so far) counted in. */
+void bts_sync_page_done(bts_sync *s, const bts_cycle *c, const bts_write_counts *w);
 void bts_sync_remember_unknown(bts_sync *s, const bts_rows *rows);
 void bts_sync_count_rows(bts_sync *s, bts_cycle *c, const bts_rows *rows);
 int bts_sync_probe_order(bts_sync *s);

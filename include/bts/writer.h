@@ -40,6 +40,7 @@ typedef struct {
     bool time_rights_checked;    /* a checkin's stored time matched what we sent */
     size_t batch_limit;          /* 0, or a smaller batch after a timeout */
     char error[512];             /* set when a write returns an error */
+    bts_http_failure failure;    /* the request behind error, if one failed */
 } bts_writer;
 
 void bts_item_clear(bts_item *it);

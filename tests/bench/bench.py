@@ -62,7 +62,7 @@ class World:
     connections = 4
     batch_size = 100
 
-    def config(self, **sync):
+    def config(self, log_level=None, **sync):
         groups = {
             "biotime": {"url": self.bt.url, "username": BT_USER,
                         "password_file": "biotime.password", "page_size": 200,
@@ -71,7 +71,7 @@ class World:
                         "api_secret_file": "erpnext.secret", "timezone": "UTC",
                         "batch_size": self.batch_size, "connections": self.connections},
             "sync": dict({"state_dir": os.path.join(self.tmp, "state")}, **sync),
-            "log": {"level": os.environ.get("BENCH_LOG", "warning")},
+            "log": {"level": log_level or os.environ.get("BENCH_LOG", "warning")},
         }
         path = os.path.join(self.tmp, "bench.conf")
         with open(path, "w") as f:

@@ -44,6 +44,12 @@ static void same_state(const bts_state *a, const bts_state *b)
     SAME_NUM(last_error_at);
     SAME_STR(last_error);
     SAME_NUM(parked_waiting);
+    SAME_NUM(total_rejected);
+    SAME_NUM(total_biotime_requests);
+    SAME_NUM(total_biotime_failures);
+    SAME_NUM(total_erpnext_requests);
+    SAME_NUM(total_erpnext_failures);
+    SAME_NUM(last_duration_ms);
     SAME_NUM(n_unknown_codes);
     FUZZ_CHECK(a->n_unknown_codes <= BTS_STATE_MAX_CODES, "%zu codes", a->n_unknown_codes);
     for (size_t i = 0; i < a->n_unknown_codes; i++)

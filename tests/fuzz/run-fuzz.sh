@@ -33,7 +33,8 @@ trap 'rm -rf "$scratch"' EXIT
 
 echo "== configure and build ($build)"
 if ! cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="${CC:-clang}" -DBTS_FUZZ=ON \
-        -DBTS_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$scratch/configure.log" 2>&1; then
+        -DBTS_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DBTS_WERROR=ON >"$scratch/configure.log" 2>&1; then
     cat "$scratch/configure.log"
     echo "FAIL: fuzz build (cmake configure)"
     exit 1

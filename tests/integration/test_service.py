@@ -2,6 +2,7 @@
 verification, secrets kept out of every output."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,8 +11,8 @@ import threading
 import time
 import unittest
 
-from harness import (BT_PASSWORD, BT_USER, EXIT_OK, EXIT_UNAVAILABLE, SECRETS, Sim, SyncTest,
-                     main)
+from harness import (BT_PASSWORD, BT_USER, EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, SECRETS, Sim,
+                     SyncTest, main)
 
 
 class NotifyListener:
@@ -39,6 +40,9 @@ class NotifyListener:
 
     def lines(self):
         return [line for _, m in self.messages for line in m.splitlines()]
+
+    def statuses(self):
+        return [line for line in self.lines() if line.startswith("STATUS=")]
 
     def close(self):
         self.running = False
@@ -75,6 +79,7 @@ class Notify(SyncTest):
         self.wait_for(lambda: n.lines().count("READY=1") >= 2, what="READY=1 after reload")
         self.assertEqual(self.stop_daemon(p), EXIT_OK)
         self.assertIn("STOPPING=1", n.lines())
+        self.assertEqual(n.statuses()[-1], "STATUS=Stopping")  # a clean stop says just that
 
     def test_stopping_is_sent_when_the_config_is_bad(self):
         n = NotifyListener(self.tmp)
@@ -82,9 +87,50 @@ class Notify(SyncTest):
         bad = self.write_config(name="bad.conf", sync={"interval": 0})
         p = self.start_daemon(config=bad, env={"NOTIFY_SOCKET": n.path})
         self.assertEqual(p.wait(20), 78)
-        time.sleep(0.3)
-        self.assertIn("STOPPING=1", n.lines())
+        self.wait_for(lambda: "STOPPING=1" in n.lines(), timeout=5, what="STOPPING=1")
         self.assertNotIn("READY=1", n.lines())
+        self.assertRegex(n.statuses()[-1], r"^STATUS=failed: .*sync\.interval")
+
+    def test_start_with_an_unusable_state_dir_ends_with_a_status_naming_it(self):
+        n = NotifyListener(self.tmp)
+        self.addCleanup(n.close)
+        blocker = os.path.join(self.tmp, "a-file")
+        open(blocker, "w").close()
+        config = self.write_config(name="bad-state.conf", sync={"state_dir": blocker})
+        p = self.start_daemon(config=config, env={"NOTIFY_SOCKET": n.path})
+        self.assertEqual(p.wait(20), EXIT_CONFIG)
+        self.wait_for(lambda: "STOPPING=1" in n.lines(), timeout=5, what="STOPPING=1")
+        self.outputs.append(repr(n.messages))
+        last = n.messages[-1][1].splitlines()  # one datagram: the stop and why
+        self.assertIn("STOPPING=1", last)
+        status = [l for l in last if l.startswith("STATUS=")]
+        self.assertEqual(len(status), 1, last)
+        self.assertTrue(status[0].startswith("STATUS=failed: "), status)
+        self.assertIn(blocker, status[0])
+        self.assertNotIn("READY=1", n.lines())
+
+    def test_status_shows_progress_mid_cycle_then_the_next_poll_as_a_time_of_day(self):
+        n = NotifyListener(self.tmp)
+        self.addCleanup(n.close)
+        self.generate(300)  # 30 pages of 10: one long first cycle
+        config = self.write_config(name="small-pages.conf", biotime={"page_size": 10})
+        p = self.start_daemon(config=config, env={"NOTIFY_SOCKET": n.path})
+        self.wait_for(lambda: any(l.startswith("STATUS=idle") for l in n.lines()), timeout=120,
+                      what="an idle STATUS")
+        self.assertEqual(self.stop_daemon(p), EXIT_OK)
+        statuses = n.statuses()
+        self.outputs.append("\n".join(statuses))
+        first_idle = next(i for i, l in enumerate(statuses) if l.startswith("STATUS=idle"))
+        progress = [l for l in statuses[:first_idle] if l.startswith("STATUS=syncing: ")]
+        self.assertTrue(progress, statuses)
+        m = re.match(r"STATUS=syncing: (\d+) records written this cycle \((\d+) read\), "
+                     r"cursor (\d+), \d+/s$", progress[0])
+        self.assertIsNotNone(m, progress[0])
+        written, read, cursor = (int(g) for g in m.groups())
+        self.assertTrue(0 < cursor < 300, progress[0])  # the cycle was still going
+        self.assertTrue(0 < written <= read < 300, progress[0])
+        self.assertRegex(statuses[first_idle], r"; next poll at \d\d:\d\d:\d\d$")
+        self.assertIn("last cycle 300 read", statuses[first_idle])
 
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -124,6 +170,70 @@ class Journal(SyncTest):
                     k, v = line.split("=", 1)
                     fields[k] = v
             out.append(fields)
+
+    def start_journal_daemon(self, *args):
+        """The daemon with its stderr taken for the journal's stream (JOURNAL_STREAM)."""
+        err = open(os.path.join(self.tmp, "daemon-%d.log" % len(self.daemons)), "w+")
+        st = os.fstat(err.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        env.pop("BTS_LOG_FORCE_STDERR", None)
+        p = subprocess.Popen(self.command(args), stdout=subprocess.DEVNULL, stderr=err, env=env)
+        p.log_file = err
+        self.daemons.append(p)
+        return p
+
+    def wait_entry(self, predicate, what, timeout=60):
+        seen = []
+        self.addCleanup(lambda: self.outputs.append(repr(seen)))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for e in self.entries():
+                seen.append(e)
+                if predicate(e):
+                    return e
+        self.fail("no journal entry: %s; got %r" % (what, seen))
+
+    def failure_entry(self, p, prefix):
+        e = self.wait_entry(lambda e: e.get("MESSAGE", "").startswith(prefix), prefix)
+        p.send_signal(signal.SIGTERM)
+        p.wait(15)
+        return e
+
+    def test_erpnext_failure_line_carries_server_and_http_status(self):
+        self.generate(5)
+        self.erp.config(faults=[{"path": "/api/method/frappe.client.insert_many",
+                                 "kind": "status", "status": 502, "count": -1}])
+        p = self.start_journal_daemon()
+        e = self.failure_entry(p, "sync failed: writing")
+        self.assertEqual((e["SERVER"], e["HTTP_STATUS"], e["PRIORITY"]), ("erpnext", "502", "3"))
+        self.assertNotIn("CURL_ERROR", e)
+
+    def test_biotime_failure_line_carries_server_and_http_status_in_once_mode(self):
+        self.generate(5)
+        self.bt.config(faults=[{"kind": "status", "status": 500, "count": -1}])
+        p = self.start_journal_daemon("--once")
+        e = self.failure_entry(p, "probing BioTime's sort order")
+        self.assertEqual((e["SERVER"], e["HTTP_STATUS"], e["PRIORITY"]), ("biotime", "500", "4"))
+
+    def test_failure_without_an_answer_carries_http_status_0_and_curl_error(self):
+        self.generate(5)
+        self.erp.config(faults=[{"path": "/api/method/frappe.client.insert_many",
+                                 "kind": "drop", "count": -1}])
+        p = self.start_journal_daemon()
+        e = self.failure_entry(p, "sync failed: writing")
+        self.assertEqual((e["SERVER"], e["HTTP_STATUS"]), ("erpnext", "0"))
+        self.assertRegex(e.get("CURL_ERROR", ""), r"^[1-9][0-9]*$")
+
+    def test_a_punch_erpnext_refuses_is_logged_with_its_http_status(self):
+        self.generate(5)
+        self.erp.config(faults=[{"path": "/api/", "kind": "reject_doc", "count": -1,
+                                 "match": {"doctype": "BioTime Device Log", "id": "3"},
+                                 "message": "Locked for audit"}])
+        p = self.start_journal_daemon("--once")
+        e = self.wait_entry(lambda e: e.get("BIOTIME_TXN_ID") == "3", "the refused punch")
+        p.wait(60)
+        self.assertIn("refused by ERPNext", e["MESSAGE"])
+        self.assertEqual((e["SERVER"], e["HTTP_STATUS"], e["PRIORITY"]), ("erpnext", "417", "3"))
 
     def test_entries_carry_fields_and_priorities(self):
         self.add_punches([{"emp_code": "9001", "punch_time": "2026-11-02 08:00:00"}])

@@ -1,8 +1,11 @@
 """Attendance watermark (issue 5.3): Shift Type last_sync_of_checkin follows the terminals."""
 
 import json
+import signal
 
 from harness import SyncTest, main
+
+AUTO_NOTICE = "auto_update_last_sync on"
 
 
 class Watermark(SyncTest):
@@ -50,6 +53,57 @@ class Watermark(SyncTest):
         self.once()
         self.assertEqual(self.shift("Day Shift")["last_sync_of_checkin"][:19],
                          "2026-11-30 00:00:00")
+
+    # --- Shift Types HRMS moves itself are named, once (issue 11.5) ----------------------
+
+    def notices(self, p):
+        return [l for l in self.output_of(p).splitlines() if AUTO_NOTICE in l]
+
+    def shift_reads(self, name):
+        key = "GET /api/resource/Shift Type/" + name
+        return self.erp.get("/__sim/stats")["requests"].get(key, 0)
+
+    def cycles(self, p):
+        # an idle cycle logs nothing at info level but reads BioTime once
+        return sum(self.bt.get("/__sim/stats")["requests"].values())
+
+    def run_until_passes(self, p, passes, cycles_after=3):
+        """Waits for the watermark's pass number passes, then a few more cycles."""
+        self.wait_for(lambda: self.shift_reads("Auto Shift") >= passes, what="watermark pass")
+        seen = self.cycles(p)
+        self.wait_for(lambda: self.cycles(p) >= seen + cycles_after, what="more cycles")
+
+    def test_auto_updated_shift_type_is_named_once_at_notice_level_across_cycles(self):
+        p = self.start_daemon()
+        self.run_until_passes(p, 1)
+        p.send_signal(signal.SIGHUP)  # a reload runs the watermark again, same list
+        self.run_until_passes(p, 2)
+        self.stop_daemon(p)
+        told = self.notices(p)
+        self.assertEqual(len(told), 1, told)
+        self.assertTrue(told[0].startswith("<5>"), told[0])  # notice level
+        self.assertIn("Shift Type Auto Shift has", told[0])
+        self.assertNotIn("Day Shift", told[0])
+
+    def test_a_changed_list_of_auto_updated_shift_types_is_named_again_after_reload(self):
+        p = self.start_daemon()
+        self.run_until_passes(p, 1, cycles_after=1)
+        self.erp.post("/__sim/shift_types", {"shift_types": [
+            {"name": "Day Shift", "auto_update_last_sync": 1}]})
+        p.send_signal(signal.SIGHUP)
+        self.run_until_passes(p, 2, cycles_after=1)
+        self.stop_daemon(p)
+        told = self.notices(p)
+        self.assertEqual(len(told), 2, told)
+        self.assertIn("Shift Types Day Shift, Auto Shift have", told[1])
+
+    def test_test_connection_warns_naming_the_auto_updated_shift_type(self):
+        _, out, err = self.run_daemon("--test-connection")
+        lines = [l for l in out.splitlines() if AUTO_NOTICE in l]
+        self.assertEqual(len(lines), 1, out + err)
+        self.assertTrue(lines[0].startswith("warning ERPNext Shift Types: Auto Shift has"),
+                        lines[0])
+        self.assertNotIn("Day Shift", lines[0])
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ static void test_defaults(void **state) {
     assert_int_equal(cfg->erpnext.n_shift_types, 0);
     assert_true(cfg->erpnext.tls_verify);
     assert_string_equal(cfg->erpnext.ca_file, "");
-    assert_int_equal(cfg->sync.interval, 60);
+    assert_int_equal(cfg->sync.interval, 15);
     assert_string_equal(cfg->sync.start_date, "");
     assert_int_equal(cfg->sync.lookback_hours, 72);
     assert_string_equal(cfg->sync.state_dir, "/var/lib/biotime-sync");

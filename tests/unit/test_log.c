@@ -285,6 +285,7 @@ static void test_journal(void **state)
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct stat sb;
     char env[64], dgram[4096], fallback[256];
+    int fallback_len;
     bool made_run, made_dir;
     ssize_t n;
     int fd, probe;
@@ -329,13 +330,14 @@ static void test_journal(void **state)
     close(fd);
     bts_info("fallback");
     unlink(path);
-    snprintf(fallback, sizeof(fallback), "%s", capture_end());
+    fallback_len = snprintf(fallback, sizeof(fallback), "%s", capture_end());
     if (made_dir)
         rmdir("/run/systemd/journal");
     if (made_run)
         rmdir("/run/systemd");
     setup(NULL);
 
+    assert_in_range(fallback_len, 0, sizeof(fallback) - 1); /* nothing cut off */
     assert_string_equal(fallback, "<6>fallback\n");
 
     assert_true(n > 0);

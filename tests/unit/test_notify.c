@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bts/log.h"
 #include "bts/notify.h"
 
 struct fixture {
@@ -168,6 +169,23 @@ static void test_watchdog(void **state)
     assert_null(next_msg(f, 20));
 }
 
+/* A stop after an error says why, in the same datagram as STOPPING=1, as one line; a
+ * secret in a STATUS= text is masked as in the log. */
+static void test_failed_and_masked(void **state)
+{
+    struct fixture *f = *state;
+
+    bts_log_add_secret("hunter2-S3cr3t");
+    bts_notify_failed("/var/lib/x: not a directory\nREADY=1 hunter2-S3cr3t");
+    assert_string_equal(next_msg(f, 1000),
+                        "STOPPING=1\nSTATUS=failed: /var/lib/x: not a directory READY=1 ***");
+    bts_notify_failed("");
+    assert_string_equal(next_msg(f, 1000), "STOPPING=1\nSTATUS=failed");
+    bts_notify_status("error: token %s refused", "hunter2-S3cr3t");
+    assert_string_equal(next_msg(f, 1000), "STATUS=error: token *** refused");
+    bts_log_clear_secrets();
+}
+
 /* Outside systemd every call is a silent no-op. */
 static void test_no_socket(void **state)
 {
@@ -190,6 +208,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reloading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_and_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_socket, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

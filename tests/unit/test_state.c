@@ -72,7 +72,7 @@ static void write_file(const char *dir, const char *name, const char *text)
     char path[256];
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(text, fp);
@@ -86,7 +86,7 @@ static char *read_text(const char *dir, const char *name)
     FILE *fp;
     size_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     fp = fopen(path, "r");
     assert_non_null(fp);
     n = fread(buf, 1, sizeof(buf) - 1, fp);
@@ -136,6 +136,12 @@ static void fill(bts_state *st)
     snprintf(st->last_error, sizeof(st->last_error),
              "HTTP 417: \"quoted\"\nnew line\ttab \\ back\xc3\xa9 \x01 ctl");
     st->parked_waiting = 11;
+    st->total_rejected = 12;
+    st->total_biotime_requests = 13;
+    st->total_biotime_failures = 14;
+    st->total_erpnext_requests = 15;
+    st->total_erpnext_failures = 16;
+    st->last_duration_ms = 17;
     snprintf(st->unknown_codes[0], sizeof(st->unknown_codes[0]), "1001");
     snprintf(st->unknown_codes[1], sizeof(st->unknown_codes[1]), "with \"quote\"");
     st->n_unknown_codes = 2;
