@@ -202,14 +202,23 @@ msg "booting $ROOT (systemd-nspawn, machine $MACHINE)"
 systemd-nspawn -D "$ROOT" -M "$MACHINE" -b --register=no --keep-unit --console=pipe \
     </dev/null >"$WORK/console.log" 2>&1 &
 NSPAWN_PID=$!
-# The container's PID 1 is systemd-nspawn's child.
-for ((i = 0; i < 100; i++)); do
-    LEADER=$(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null | awk '{print $1}')
+# The container's PID 1: a child of systemd-nspawn that is PID 1 of its own PID namespace
+# (the last NSpid field) and has become systemd; nspawn's short-lived helpers are not.
+find_leader() {
+    local p
+    for p in $(cat /proc/"$NSPAWN_PID"/task/*/children 2>/dev/null); do
+        [[ $(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null) == 1 &&
+           $(cat "/proc/$p/comm" 2>/dev/null) == systemd ]] && { echo "$p"; return; }
+    done
+    return 0
+}
+for ((i = 0; i < 300; i++)); do
+    LEADER=$(find_leader)
     [[ -n $LEADER ]] && break
     kill -0 "$NSPAWN_PID" 2>/dev/null || { cat "$WORK/console.log" >&2; die "systemd-nspawn exited"; }
     sleep 0.1
 done
-[[ -n $LEADER ]] || die "systemd-nspawn started no container"
+[[ -n $LEADER ]] || die "systemd-nspawn started no container within 30 s"
 inside() { nsenter -t "$LEADER" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 booted='' boot_start=$SECONDS
 while ((SECONDS - boot_start < BOOT_TIMEOUT)); do
