@@ -304,12 +304,12 @@ class Checks:
         during = [s for s in samples if "next poll" not in s and s not in ("", "Running")]
         counts = {tuple(re.findall(r"\d+", s)) for s in during}
         self.check("StatusText during the long first sync shows progress (\"syncing\" or a "
-                   "changing records count)",
+                   "changing records count): %r" % (during[-1] if during else None),
                    any("syncing" in s.lower() for s in during) or len(counts) > 1,
                    "samples: %s" % sorted(set(samples))[:12])
         status = self.wait_for(lambda: (lambda s: s if "next poll" in s else None)(
             self.box.prop(UNIT, "StatusText") or ""), 15)
-        self.check("StatusText after a cycle says \"next poll at HH:MM:SS\"",
+        self.check("StatusText after a cycle says \"next poll at HH:MM:SS\": %r" % status,
                    bool(status and re.search(r"next poll at \d\d:\d\d:\d\d", status)),
                    "StatusText=%r" % (status or self.box.prop(UNIT, "StatusText")))
         rc, out = self.box.run(["systemctl", "status", UNIT])
@@ -344,6 +344,9 @@ class Checks:
         self.check("journalctl -u biotime-syncd SERVER=erpnext HTTP_STATUS=502 finds the "
                    "failure", bool(line),
                    self.box.journal("-u", UNIT, "--since", since, "-p", "warning"))
+        warnings = self.box.journal("-u", UNIT, "--since", since, "-p", "warning")
+        self.check("journalctl -u biotime-syncd -p warning shows the failure", "502" in warnings,
+                   warnings)
         self.bt.config(faults=[{"kind": "status", "status": 503, "count": -1}])
         line = self.wait_for(lambda: found("biotime", 503), 30, step=0.5)
         self.bt.config(faults=[])
@@ -448,6 +451,9 @@ class Checks:
                                            logs(main_names + plant2_names)), 30, step=0.5)
         self.check("main parks 3 and plant2 parks 4 punches of an unknown emp_code",
                    parked, logs(main_names + plant2_names))
+        waiting = self.next_state().get("parked_waiting")
+        self.check("the main's state counts its 3 just parked punches as waiting (--status "
+                   "\"parked, waiting\")", waiting == 3, "parked_waiting: %s" % waiting)
         # Main stopped: whatever gets its checkin from now on, plant2 made.
         self.box.run(["systemctl", "stop", UNIT])
         waiting = self.plant2_waiting_after_restart()
@@ -476,19 +482,24 @@ class Checks:
                    done and len(emp) == 7 and not self.duplicates(),
                    "checkins for %s: %d" % (PARKED_CODE, len(emp)))
 
-    def plant2_waiting_after_restart(self):
-        """Restarts plant2; returns parked_waiting from the state its first cycle wrote."""
-        self.box.run(["systemctl", "restart", UNIT + "@plant2"])
-        started = time.time()   # after READY=1: the old process writes no more state
+    def state(self, instance=""):
+        path = STATEDIR + ("/" + instance if instance else "") + "/state.json"
+        try:
+            return json.loads(self.box.read(path) or "{}")
+        except ValueError:
+            return {}
 
-        def fresh():   # the state the unit wrote (not --status: that is check 3's)
-            try:
-                st = json.loads(self.box.read(STATEDIR + "/plant2/state.json") or "{}")
-            except ValueError:
-                return None
-            return st if st.get("last_cycle_at", 0) >= int(started) else None
-        st = self.wait_for(fresh, 30, step=0.5)
-        return st.get("parked_waiting") if st else None
+    def next_state(self, instance=""):
+        """The state once one more cycle has saved it."""
+        cycles = self.state(instance).get("cycles", 0)
+        return self.wait_for(lambda: (lambda s: s if s.get("cycles", 0) > cycles else None)(
+            self.state(instance)), 30, step=0.3) or {}
+
+    def plant2_waiting_after_restart(self):
+        """Restarts plant2; returns parked_waiting from a state its new process wrote."""
+        self.box.run(["systemctl", "restart", UNIT + "@plant2"])
+        # The old process is gone once restart returns: the next cycle is the new one's.
+        return self.next_state("plant2").get("parked_waiting")
 
     def stop(self):
         """9. systemctl stop during a cycle takes seconds, not TimeoutStopSec."""
