@@ -4,7 +4,7 @@
 #
 # Usage (as root, on Debian 12):  tests/systemd/run.sh BUILD_DIR
 #   BUILD_DIR is a configured and built CMake build directory; the .deb is made from it
-#   with "cpack -G DEB".
+#   with "cpack -G DEB". BTS_SYSTEMD_BUILD_ONLY=1 only makes the cached root and exits.
 #
 # How:
 #   1. A bookworm root with systemd, made by debootstrap from the Debian mirror this host's
