@@ -9,6 +9,7 @@ packages=(
   python3 clang libclang-rt-14-dev llvm-14 valgrind
   man-db groff-base dpkg-dev systemd openssl ca-certificates file
   lintian  # .ci/package-check.sh: the .deb must be lintian-clean
+  debootstrap systemd-container debian-archive-keyring zstd  # tests/systemd/run.sh
 )
 
 missing=()

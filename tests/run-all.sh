@@ -4,7 +4,8 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind memcheck (zero errors, zero leaks),
 #   4. the fuzz targets for a bounded time, the Debian package check, a benchmark smoke run,
-#   5. Release builds with gcc and clang and a build with Debian's dpkg-buildflags.
+#   5. Release builds with gcc and clang and a build with Debian's dpkg-buildflags,
+#   6. the README's service section under a real systemd (tests/systemd/run.sh).
 # Every build here uses -DBTS_WERROR=ON: a new warning fails CI (but not a packager's build).
 # Usage: tests/run-all.sh   (as root or with sudo: it installs Debian packages)
 set -euo pipefail
@@ -14,6 +15,7 @@ bash tests/install-deps.sh
 
 passed=0
 failed=0
+skipped=0
 stage() { printf '\n==== %s ====\n' "$*"; }
 
 # Runs ctest in a build dir and adds its counts to the totals.
@@ -36,6 +38,20 @@ check() { # name command...: one pass/fail for a non-ctest check
   local name=$1; shift
   if "$@"; then passed=$((passed + 1)); echo "PASS: $name"
   else failed=$((failed + 1)); echo "FAIL: $name"; fi
+}
+
+check_each() { # name command...: counts each PASS:/FAIL: line the command prints; a failed
+  local name=$1 log rc=0 p f   # run that printed no FAIL: line counts as one failure; exit
+  shift                        # status 77 (with a SKIP: line) counts as skipped
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log" || rc=$?
+  p=$(grep -c '^PASS: ' "$log" || true)
+  f=$(grep -c '^FAIL: ' "$log" || true)
+  if [ "$rc" -eq 77 ] && [ "$f" -eq 0 ]; then skipped=$((skipped + 1)); rm -f "$log"; return; fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL: $name (exit status $rc)"; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  rm -f "$log"
 }
 
 stage "build (RelWithDebInfo)"
@@ -66,6 +82,9 @@ fi
 
 stage "Debian package"
 check "package install/remove" bash .ci/package-check.sh build
+
+stage "real systemd: the README's service section in a booted Debian 12 container"
+check_each "real systemd" bash tests/systemd/run.sh build
 
 if [ -x tests/bench/bench.py ]; then
   stage "benchmark smoke run (figures only, nothing asserted about speed)"
@@ -101,5 +120,6 @@ check "dpkg-buildflags build (hardening=+all)" release_build build-dpkg-buildfla
   "LDFLAGS=$(eval "$dpkg_flags"; echo "$LDFLAGS")" -- -DCMAKE_BUILD_TYPE=None
 
 stage "summary"
-echo "tests: $passed passed, $failed failed"
+if [ "$skipped" -eq 0 ]; then echo "tests: $passed passed, $failed failed"
+else echo "tests: $passed passed, $failed failed, $skipped skipped (see SKIP: above)"; fi
 [ "$failed" -eq 0 ]
