@@ -160,6 +160,32 @@ int bts_personnel_find(bts_biotime *b, const char *code, cJSON **ret)
     return r;
 }
 
+int bts_personnel_is_resigned(bts_biotime *b, int64_t id, bool *ret)
+{
+    char pq[128];
+    bts_page p;
+    const cJSON *row;
+    int r;
+
+    *ret = false;
+    snprintf(pq, sizeof(pq), "%s?employee=%lld&page_size=50", BTS_PERSONNEL_RESIGNS,
+             (long long)id);
+    if ((r = bts_biotime_get_page(b, pq, "resignation", &p)) < 0)
+        return r;
+    /* an ignored filter lists everyone's: check the employee of each row */
+    cJSON_ArrayForEach(row, p.rows) {
+        const cJSON *emp = cJSON_GetObjectItemCaseSensitive(row, "employee");
+        int64_t got = 0;
+        if (cJSON_IsNumber(emp))
+            got = (int64_t)emp->valuedouble;
+        else if (cJSON_IsObject(emp) && bts_json_int64(emp, "id", &got) < 0)
+            got = 0;
+        *ret = *ret || got == id;
+    }
+    bts_page_clear(&p);
+    return 0;
+}
+
 static int add_people(void *ud, const cJSON *rows)
 {
     int r = bts_roster_add_biotime(ud, rows);

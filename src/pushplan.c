@@ -42,14 +42,33 @@ static int areas_to_add(const bts_bt_person *p, const bts_push_rules *rules, bts
 
 static int plan_create(const bts_erp_person *e, const bts_push_rules *rules, bts_push_op *op)
 {
+    size_t n = rules->n_areas ? rules->n_areas : rules->default_area > 0;
+
     *op = (bts_push_op){.kind = BTS_PUSH_CREATE, .erp = e};
-    if (rules->n_areas == 0)
+    if (n == 0)
         return 1;
-    if (!(op->areas = calloc(rules->n_areas, sizeof(*op->areas))))
+    if (!(op->areas = calloc(n, sizeof(*op->areas))))
         return BTS_ENOMEM;
-    memcpy(op->areas, rules->areas, rules->n_areas * sizeof(*op->areas));
-    op->n_areas = rules->n_areas;
+    if (rules->n_areas)
+        memcpy(op->areas, rules->areas, n * sizeof(*op->areas));
+    else
+        op->areas[0] = rules->default_area;
+    op->n_areas = n;
     return 1;
+}
+
+/* The person this Employee had under the code it carried at the previous refresh, when
+ * that code is now free: moving it keeps its biometrics, a create would double it. */
+static const bts_bt_person *recoded_from(const bts_roster *r, const bts_erp_person *e,
+                                         const bts_push_rules *rules)
+{
+    const char *old = rules->prev_code ? rules->prev_code(rules->ud, e->name) : NULL;
+    const bts_bt_person *p;
+
+    if (!old || strcmp(old, e->code) == 0 || bts_roster_erpnext(r, old))
+        return NULL;
+    p = bts_roster_biotime(r, old);
+    return p && !p->resigned ? p : NULL;
 }
 
 static int plan_update(const bts_erp_person *e, const bts_bt_person *p,
@@ -83,6 +102,11 @@ static int plan_one(const bts_roster *r, const bts_erp_person *e, const bts_push
     switch (e->st) {
     case BTS_EMP_ACTIVE:
     case BTS_EMP_SUSPENDED:
+        if (!p && (p = recoded_from(r, e, rules)) != NULL) {
+            int k = plan_update(e, p, rules, op);
+            op->recode = true;
+            return k < 0 ? k : 1;
+        }
         if (!p)
             return plan_create(e, rules, op);
         return p->resigned ? 0 : plan_update(e, p, rules, op);

@@ -112,6 +112,19 @@ static int bt_areas(const cJSON *row, bts_bt_person *p)
     return 0;
 }
 
+/* The department id: {"id": 7, ...} on reads, a bare 7 in write answers. */
+static int64_t bt_dept(const cJSON *row)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(row, "department");
+    int64_t id = 0;
+
+    if (cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble < 9e15)
+        return (int64_t)d->valuedouble;
+    if (cJSON_IsObject(d) && bts_json_int64(d, "id", &id) == 0)
+        return id;
+    return 0;
+}
+
 static int bt_row(const cJSON *row, bts_bt_person *p)
 {
     memset(p, 0, sizeof(*p));
@@ -120,6 +133,7 @@ static int bt_row(const cJSON *row, bts_bt_person *p)
     p->code = field_text(row, "emp_code");
     p->first = field_text(row, "first_name");
     p->last = field_text(row, "last_name");
+    p->dept = bt_dept(row);
     if (!p->code || !p->first || !p->last || bt_areas(row, p) < 0) {
         bt_clear(p);
         return BTS_ENOMEM;
@@ -327,6 +341,11 @@ int bts_roster_index(bts_roster *r)
 
 size_t bts_roster_biotime_count(const bts_roster *r) { return r ? r->n_bt : 0; }
 size_t bts_roster_erpnext_count(const bts_roster *r) { return r ? r->n_erp : 0; }
+
+const bts_bt_person *bts_roster_biotime_at(const bts_roster *r, size_t i)
+{
+    return r && i < r->n_bt ? &r->bt[i] : NULL;
+}
 
 const bts_erp_person *bts_roster_erpnext_at(const bts_roster *r, size_t i)
 {

@@ -48,6 +48,11 @@ static const struct state_field state_fields[] = {
     F(STATE_U64, last_parked),      F(STATE_I64, last_success_at),
     F(STATE_I64, last_error_at),    F(STATE_STR_INFO, last_error),
     F(STATE_U64, parked_waiting),
+    F(STATE_I64, push_last_at),     F(STATE_U64, push_last_created),
+    F(STATE_U64, push_last_renamed), F(STATE_U64, push_last_resigned),
+    F(STATE_U64, push_last_refused), F(STATE_U64, push_created),
+    F(STATE_U64, push_renamed),     F(STATE_U64, push_resigned),
+    F(STATE_U64, push_refused),
 };
 #undef F
 

@@ -30,7 +30,8 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
     if ((r = bts_http_loop_new(&s->loop)) < 0 ||
         (r = bts_biotime_new(&cfg->biotime, &s->bt)) < 0 ||
         (r = bts_erpnext_new(&cfg->erpnext, &s->erp)) < 0 ||
-        (r = bts_employees_new(&s->emps)) < 0)
+        (r = bts_employees_new(&s->emps)) < 0 ||
+        (cfg->employees.push && (r = bts_push_new(cfg, &s->push)) < 0))
         goto fail;
     if ((!opt->dry_run && (r = bts_state_dir_usable(cfg->sync.state_dir, err, sizeof(err))) < 0) ||
         (r = bts_state_load(cfg->sync.state_dir, &s->st, err, sizeof(err))) < 0) {
@@ -58,6 +59,8 @@ void bts_sync_free(bts_sync *s)
     bts_biotime_free(s->bt);
     bts_erpnext_free(s->erp);
     bts_employees_free(s->emps);
+    bts_push_free(s->push);
+    cJSON_Delete(s->push_rows);
     free(s);
 }
 
@@ -88,7 +91,9 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
     char fields[300], filters[300], line[600];
     cJSON *rows = NULL;
     bts_frappe_error err;
-    snprintf(fields, sizeof(fields), "[\"name\",\"%s\",\"status\"]", e->employee_field);
+    snprintf(fields, sizeof(fields), s->push ? "[\"name\",\"%s\",\"status\","
+             "\"employee_name\",\"first_name\",\"last_name\",\"relieving_date\"]"
+             : "[\"name\",\"%s\",\"status\"]", e->employee_field);
     snprintf(filters, sizeof(filters), "[[\"%s\",\"is\",\"set\"]]", e->employee_field);
     int r = bts_erpnext_list(s->erp, "Employee", fields, filters, 0, NULL, &rows, &err);
     if (r < 0) {
@@ -106,6 +111,11 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         s->emps_changed = true;
         bts_debug("employee map: %d employees carry %s", r, e->employee_field);
         r = 0;
+        if (s->push) { /* BioTime is brought in line after this cycle's punches */
+            cJSON_Delete(s->push_rows);
+            s->push_rows = rows;
+            rows = NULL;
+        }
     } else if (r < 0 && fresh) {
         bts_employees_free(fresh);
     }
@@ -121,6 +131,30 @@ static int refresh_employees_if_due(bts_sync *s, bts_cycle *c)
         return 0;
     s->emps_want_refresh = false;
     return refresh_employees(s, c);
+}
+
+/* employees.push after the punches of the cycle: it never holds them up, and its failure
+ * (BioTime away) is logged and left for the next refresh, not the cycle's error. */
+static void push_employees(bts_sync *s, bts_cycle *c)
+{
+    bts_push_counts pc;
+    int r = bts_push_run(s->push, s->bt, s->push_rows, s->opt.dry_run, s->opt.out, &pc);
+
+    cJSON_Delete(s->push_rows);
+    s->push_rows = NULL;
+    if (r < 0)
+        bts_warn("employees.push: stopped, tried again at the next refresh: %s",
+                 bts_strerror(r));
+    c->pushed = true;
+    c->push_created = pc.created;
+    c->push_renamed = pc.renamed;
+    c->push_resigned = pc.resigned;
+    c->push_refused = pc.refused;
+    if (pc.writes || pc.refused)
+        bts_notice("employees.push: %llu created, %llu renamed, %llu resigned, %llu refused "
+                   "in BioTime", (unsigned long long)pc.created,
+                   (unsigned long long)pc.renamed, (unsigned long long)pc.resigned,
+                   (unsigned long long)pc.refused);
 }
 
 void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)
@@ -219,6 +253,13 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     st->total_parked += c->parked;
     bts_strlcpy(st->last_result, c->error ? "error" : c->read ? "ok" : "idle",
                 sizeof(st->last_result));
+    if (c->pushed) {
+        st->push_last_at = st->last_cycle_at;
+        st->push_created += st->push_last_created = c->push_created;
+        st->push_renamed += st->push_last_renamed = c->push_renamed;
+        st->push_resigned += st->push_last_resigned = c->push_resigned;
+        st->push_refused += st->push_last_refused = c->push_refused;
+    }
     if (c->error) {
         st->total_errors++;
         st->last_error_at = st->last_cycle_at;
@@ -242,6 +283,8 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
         bts_sync_retry_parked(s, c);
         bts_sync_watermark(s, c);
     }
+    if (r == 0 && s->push_rows && !s->opt.since)
+        push_employees(s, c);
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
     if (s->opt.dry_run)

@@ -11,6 +11,7 @@ typedef struct {
     int64_t id;          /* BioTime's pk: every write names it */
     char *code;          /* emp_code, trimmed */
     char *first, *last;  /* trimmed; "" for null */
+    int64_t dept;        /* department id, 0 when unknown */
     bool resigned;       /* a resignation exists for it */
     int64_t *areas;      /* area ids */
     size_t n_areas;
@@ -56,6 +57,9 @@ size_t bts_roster_erpnext_count(const bts_roster *r);
 /* The i-th ERPNext Employee (0..count-1), in code order. */
 const bts_erp_person *bts_roster_erpnext_at(const bts_roster *r, size_t i);
 
+/* The i-th BioTime person (0..count-1), in code order. */
+const bts_bt_person *bts_roster_biotime_at(const bts_roster *r, size_t i);
+
 /* The BioTime person with this emp_code, or NULL. */
 const bts_bt_person *bts_roster_biotime(const bts_roster *r, const char *code);
 
@@ -97,23 +101,32 @@ typedef struct {
     const bts_erp_person *erp;
     const bts_bt_person *bt;  /* NULL for a create */
     bool rename;              /* update: first or last name differs */
+    bool recode;              /* update: ERPNext moved this Employee to another code */
     int64_t *areas;           /* create: the configured areas; update: the person's areas
                                * plus the configured ones, NULL when none is missing */
     size_t n_areas;
     char date[11];            /* resign: YYYY-MM-DD */
 } bts_push_op;
 
+/* The code an Employee carried at the previous refresh, or NULL. */
+typedef const char *(*bts_push_prev_code_fn)(void *ud, const char *employee);
+
 typedef struct {
     const int64_t *areas;     /* configured area ids, resolved from their codes */
     size_t n_areas;
+    int64_t default_area;     /* what a create gets when no area is configured */
     bool resign_leavers;
     const char *today;        /* YYYY-MM-DD in ERPNext's zone */
+    bts_push_prev_code_fn prev_code; /* may be NULL */
+    void *ud;
 } bts_push_rules;
 
 /* What brings BioTime in line with ERPNext (CONTRACT.md §4b): creates for Active and
  * Suspended Employees BioTime lacks, updates for names that differ or configured areas an
- * existing person lacks, resignations of leavers BioTime still holds. Nothing else: never
- * an Employee without a code, an Inactive one, or a person no Employee names. */
+ * existing person lacks, resignations of leavers BioTime still holds. An Employee whose code
+ * changed since the previous refresh moves its BioTime person to the new code (recode)
+ * instead of getting a second one. Nothing else: never an Employee without a code, an
+ * Inactive one, or a person no Employee names. */
 int bts_push_plan(const bts_roster *r, const bts_push_rules *rules, bts_push_op **ret,
                   size_t *ret_n);
 void bts_push_ops_free(bts_push_op *ops, size_t n);

@@ -34,6 +34,8 @@ typedef struct {
     char watermark[20];   /* last_sync_of_checkin set this cycle (ERPNext zone), or "" */
     char watermark_holder[64]; /* the terminal holding it back, or "" */
     char error_text[512];
+    bool pushed;          /* employees.push ran this cycle (counts below) */
+    uint64_t push_created, push_renamed, push_resigned, push_refused;
 } bts_cycle;
 
 typedef struct bts_sync bts_sync;

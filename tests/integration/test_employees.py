@@ -42,6 +42,10 @@ class EmployeesBase(harness.SyncTest):
     def seed(self):
         """ERPNext: N Employees with codes 1001.. of every status; BioTime: the same people
         (not the Inactive ones, some leavers already resigned), plus the special cases."""
+        self.bt.post("/__sim/departments", {"departments": [{"dept_code": "OPS",
+                                                             "dept_name": "Operations"}]})
+        self.bt.post("/__sim/areas", {"areas": [{"area_code": "DXB", "area_name": "Dubai"},
+                                                {"area_code": "AUH", "area_name": "Abu Dhabi"}]})
         emps, people = [], []
         for i in range(1, N + 1):
             code, (first, last) = str(1000 + i), name_of(i)
@@ -55,7 +59,7 @@ class EmployeesBase(harness.SyncTest):
             if status == "Inactive":
                 continue
             person = {"emp_code": code, "first_name": first, "last_name": last,
-                      "area": ["Head office"]}
+                      "area": ["Head office", "Dubai"] if i % 10 else ["Head office"]}
             if status == "Left" and i % 40 != 3:
                 person["resigned"] = "2026-10-31"  # most leavers are resigned already
             people.append(person)
@@ -182,6 +186,179 @@ class ReportTest(EmployeesBase):
         self.assertIn("This BioTime has no resign API", out)
         left = sum(1 for i in range(1, N + 1) if status_of(i) == "Left")
         self.assertIn("Leavers (Left in ERPNext) still active in BioTime: %d\n" % left, out)
+
+
+PUSH = {"push": True, "department": "OPS", "areas": ["DXB"], "resign_leavers": True}
+
+
+class PushTest(EmployeesBase):
+    """employees.push at the employee-map refresh of --once."""
+
+    def setUp(self):
+        super().setUp()
+        pers = self.bt.get("/__sim/personnel")
+        self.dxb = next(a["id"] for a in pers["areas"] if a["area_code"] == "DXB")
+        self.ops = next(d["id"] for d in pers["departments"] if d["dept_code"] == "OPS")
+        # a BioTime person no Employee names: never touched
+        self.bt.post("/__sim/employees", {"employees": [
+            {"emp_code": "9003", "first_name": "Nobody", "last_name": "Here",
+             "area": ["Abu Dhabi"]}]})
+        self.config_path = self.write_config(employees=PUSH)
+
+    def add_new_hires(self):
+        """Employees BioTime lacks: 20 Active, 5 Suspended, 3 Left, 2 Inactive."""
+        emps, i = [], 8000
+        for status, n in (("Active", 20), ("Suspended", 5), ("Left", 3), ("Inactive", 2)):
+            for _ in range(n):
+                i += 1
+                emps.append({"name": "HR-EMP-%05d" % i, "first_name": "Zoë",
+                             "last_name": "Hire%d" % i, "employee_name": "Zoë Hire%d" % i,
+                             FIELD: str(i), "status": status})
+        self.erp.post("/__sim/employees", {"employees": emps})
+        return emps
+
+    def rename(self, numbers):
+        emps = [{"name": "HR-EMP-%05d" % i, "last_name": "Renamed%d" % i} for i in numbers]
+        self.erp.post("/__sim/employees", {"employees": emps})
+
+    def writes(self):
+        return {k: v for k, v in self.bt_requests().items()
+                if not k.startswith("GET ") and "token-auth" not in k}
+
+    def test_push_creates_renames_resigns_and_only_adds(self):
+        hires = self.add_new_hires()
+        renamed = [i for i in range(1, 200) if status_of(i) in ("Active", "Suspended")][:10]
+        self.rename(renamed)
+        before = self.bt_employees()
+        rc, out, err = self.once()
+        after = self.bt_employees()
+        # created: Active and Suspended, never a leaver, Inactive left alone
+        for e in hires:
+            made = after.get(e[FIELD])
+            if e["status"] in ("Active", "Suspended"):
+                self.assertIsNotNone(made, e)
+                self.assertEqual((made["first_name"], made["last_name"]),
+                                 (e["first_name"], e["last_name"]))
+                self.assertEqual(made["department"]["id"], self.ops)
+                self.assertEqual([a["id"] for a in made["area"]], [self.dxb])
+            else:
+                self.assertIsNone(made, e)
+        # renamed
+        for i in renamed:
+            self.assertEqual(after[str(1000 + i)]["last_name"], "Renamed%d" % i)
+        # resigned: the leavers BioTime still held, as of their relieving date or today
+        resigns = {r["employee"]: r for r in self.bt.get("/__sim/personnel")["resigns"]}
+        by_code = {e["emp_code"]: e["id"] for e in after.values()}
+        for i in range(1, N + 1):
+            if status_of(i) == "Left" and i % 40 == 3:
+                r = resigns[by_code[str(1000 + i)]]
+                self.assertTrue(r["disableatt"])
+                if i % 80 == 3:
+                    self.assertEqual(r["resign_date"], "2026-11-30")
+        # never deletes, never touches the unnamed one, areas only added
+        self.assertEqual(self.bt.get("/__sim/personnel")["deletes"], 0)
+        self.assertEqual(after["9003"], before["9003"])
+        self.assertTrue(set(before) <= set(after))
+        for code, e in before.items():
+            if code == "9003":
+                continue
+            ids = [a["id"] for a in after[code]["area"]]
+            self.assertTrue({a["id"] for a in e["area"]} <= set(ids), code)
+        self.assertIn(self.dxb, [a["id"] for a in after["1010"]["area"]])  # gained it
+        self.assertEqual(len(after["1010"]["area"]), 2)
+        # counts in Sync Logs and --status
+        n_left = self.n_left_active
+        logs = [json.loads(l["response"]) for l in self.sync_logs()]
+        pushed = [l["employees_push"] for l in logs if "employees_push" in l]
+        self.assertEqual(pushed[0], {"created": 25, "renamed": 10, "resigned": n_left,
+                                     "refused": 0})
+        st = self.state()
+        self.assertEqual((st["push_created"], st["push_renamed"], st["push_resigned"]),
+                         (25, 10, n_left))
+        rc, out, err = self.run_daemon("--status", expect=EXIT_OK)
+        self.assertIn("employees push:    ", out)
+        self.assertIn(": 25 created, 10 renamed, %d resigned, 0 refused" % n_left, out)
+
+    def test_second_refresh_with_nothing_changed_writes_nothing(self):
+        self.add_new_hires()
+        self.once()
+        self.assertTrue(self.writes())
+        self.bt.post("/__sim/reset_stats", {})
+        self.once()
+        self.assertEqual(self.writes(), {})
+
+    def test_dry_run_prints_and_writes_nothing(self):
+        self.add_new_hires()
+        self.rename([1])
+        self.bt.post("/__sim/reset_stats", {})
+        rc, out, err = self.once("--dry-run")
+        self.assertEqual(self.writes(), {})
+        self.assertIn('would create BioTime employee 8001 "Zoë" "Hire8001" (HR-EMP-08001) in '
+                      "department OPS, 1 area(s)\n", out)
+        self.assertIn('would rename BioTime employee 1001 from "%s %s" to "%s Renamed1" '
+                      "(HR-EMP-00001)\n" % (name_of(1) + (name_of(1)[0],)), out)
+        self.assertIn("would resign BioTime employee 1003 (HR-EMP-00003, %s %s) as of "
+                      "2026-11-30\n" % name_of(3), out)
+        self.assertNotIn("employee 8026", out)  # a new leaver is never created
+        self.assertFalse(harness.os.path.exists(harness.os.path.join(self.state_dir,
+                                                                     "state.json")))
+
+    def test_refusal_is_one_line_naming_employee_and_field_and_once_exits_0(self):
+        self.erp.post("/__sim/employees", {"employees": [
+            {"name": "HR-EMP-08100", "first_name": "Bartholomew-Maximilian-Alexander",
+             "last_name": "Long", "employee_name": "Bartholomew-Maximilian-Alexander Long",
+             FIELD: "8100", "status": "Active"}]})
+        rc, out, err = self.once(expect=EXIT_OK)
+        lines = [l for l in err.splitlines() if "BioTime refused" in l]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("BioTime refused to create employee 8100 for HR-EMP-08100 "
+                      "(Bartholomew-Maximilian-Alexander Long): first_name: Ensure this field "
+                      "has no more than 25 characters.", lines[0])
+        self.assertEqual(self.state()["push_refused"], 1)
+        self.bt.post("/__sim/reset_stats", {})
+        rc, out, err = self.once(expect=EXIT_OK)
+        self.assertEqual(self.writes(), {})  # not retried while the Employee is unchanged
+
+    def test_without_resign_api_it_is_said_once_and_nothing_breaks(self):
+        self.bt.config(resign_api=False)
+        self.add_new_hires()
+        rc, out, err = self.once(expect=EXIT_OK)
+        self.assertEqual(err.count("this BioTime has no resign API"), 1, err)
+        self.assertEqual(self.bt.get("/__sim/personnel")["resigns"][0]["resign_date"],
+                         "2026-10-31")  # the seeded ones only
+        self.assertIn("8001", self.bt_employees())
+        self.assertEqual(self.state()["push_resigned"], 0)
+
+    def test_code_changed_in_erpnext_moves_the_person_and_the_95_quirk_is_caught(self):
+        self.once()
+        person = self.bt_employees()["1005"]
+        self.erp.post("/__sim/employees", {"employees": [{"name": "HR-EMP-00005",
+                                                          FIELD: "7005"}]})
+        self.bt.config(emp_code_editable=False)  # BioTime 9.5
+        rc, out, err = self.once(expect=EXIT_OK)
+        self.assertIn("BioTime answered success but kept emp_code 1005 (BioTime 9.5 cannot "
+                      "change a code through its API): change it to 7005 in the BioTime UI",
+                      err)
+        emps = self.bt_employees()
+        self.assertNotIn("7005", emps)  # never a second person
+        self.bt.post("/__sim/reset_stats", {})
+        self.once(expect=EXIT_OK)
+        self.assertEqual(self.writes(), {})
+        self.assertNotIn("7005", self.bt_employees())
+        self.bt.config(emp_code_editable=True)  # a BioTime that allows it
+        self.erp.post("/__sim/employees", {"employees": [{"name": "HR-EMP-00005",
+                                                          "last_name": "Moved"}]})
+        self.once(expect=EXIT_OK)
+        emps = self.bt_employees()
+        self.assertEqual(emps["7005"]["id"], person["id"])
+        self.assertEqual(emps["7005"]["last_name"], "Moved")
+        self.assertNotIn("1005", emps)
+
+    def test_push_off_writes_nothing_to_biotime(self):
+        self.add_new_hires()
+        self.config_path = self.write_config(employees={"push": False})
+        self.once()
+        self.assertEqual(self.writes(), {})
 
 
 if __name__ == "__main__":

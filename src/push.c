@@ -1,0 +1,718 @@
+/* employees.push: resolve the configured department and areas once, read BioTime's
+ * personnel, plan (pushplan.c), write, read each write back. BioTime's write answers are
+ * not its reads (bare ids, a missing id, a 9.5 server that answers success and keeps the
+ * old emp_code), so only a read-back counts a change as made. */
+#include "bts/push.h"
+#include "bts/log.h"
+#include "bts/personnel.h"
+#include "bts/roster.h"
+#include "bts/state.h"
+#include "bts/timeconv.h"
+#include "bts/txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PUSH_SIG_MAX 640
+#define PUSH_LINKS_FILE "employees-push.json" /* codes and refusals, across restarts */
+#define PUSH_LINKS_MAX_BYTES (16 << 20)
+
+typedef struct {
+    char *employee;
+    char *code;
+} push_link;
+
+struct bts_push {
+    const bts_config *cfg;
+    bool resolved, disabled;
+    int64_t dept_id, default_area;
+    int64_t *area_ids;
+    size_t n_area_ids;
+    bool said_no_resign;
+    char **refused;          /* signatures of refused writes: not retried while unchanged */
+    size_t n_refused;
+    push_link *links;        /* Employee -> code at the previous run (code changes) */
+    size_t n_links;
+    bool links_loaded;
+    char *links_saved;       /* the text last written, to write only changes */
+};
+
+typedef struct {
+    bts_push *p;
+    bts_biotime *bt;
+    bool dry_run;
+    FILE *out;
+    bts_push_counts *c;
+    bts_roster *roster;
+    bool resign_api;
+    size_t resign_skipped;   /* leavers left for the BioTime UI (no resign API) */
+    char **refused;          /* this run's refusals, replacing p->refused at the end */
+    size_t n_refused;
+} run_ctx;
+
+static void strs_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void links_free(push_link *l, size_t n)
+{
+    for (size_t i = 0; l && i < n; i++) {
+        free(l[i].employee);
+        free(l[i].code);
+    }
+    free(l);
+}
+
+int bts_push_new(const bts_config *cfg, bts_push **ret)
+{
+    bts_push *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return BTS_ENOMEM;
+    p->cfg = cfg;
+    *ret = p;
+    return 0;
+}
+
+void bts_push_free(bts_push *p)
+{
+    if (!p)
+        return;
+    free(p->area_ids);
+    strs_free(p->refused, p->n_refused);
+    links_free(p->links, p->n_links);
+    free(p->links_saved);
+    free(p);
+}
+
+/* ---- the configured department and areas, resolved to BioTime ids once ---- */
+
+static int collect(void *ud, const cJSON *rows)
+{
+    const cJSON *row;
+
+    cJSON_ArrayForEach(row, rows)
+        cJSON_AddItemToArray(ud, cJSON_Duplicate(row, true));
+    return 0;
+}
+
+/* The id of the row whose code_key is code ("" = the lowest id), or 0. */
+static int64_t id_of(const cJSON *rows, const char *code_key, const char *code)
+{
+    const cJSON *row;
+    int64_t best = 0;
+    char got[128];
+
+    cJSON_ArrayForEach(row, rows) {
+        int64_t id;
+        if (bts_json_int64(row, "id", &id) < 0)
+            continue;
+        if (!*code && (best == 0 || id < best))
+            best = id;
+        if (*code && bts_json_text(row, code_key, got, sizeof(got)) >= 0 &&
+            strcmp(got, code) == 0)
+            return id;
+    }
+    return best;
+}
+
+static int read_list(bts_biotime *bt, const char *path, cJSON **ret)
+{
+    int r;
+
+    if (!(*ret = cJSON_CreateArray()))
+        return BTS_ENOMEM;
+    if ((r = bts_personnel_list(bt, path, 200, collect, *ret)) < 0) {
+        cJSON_Delete(*ret);
+        *ret = NULL;
+    }
+    return r;
+}
+
+/* A configured code BioTime lacks turns the push off until a reload: guessing another
+ * department or area would enrol people on the wrong terminals. */
+static int unknown_code(bts_push *p, const char *key, const char *code)
+{
+    bts_err("employees.%s: BioTime has no %s with code \"%s\"; employees.push is off until "
+            "the configuration names one it has (then systemctl reload biotime-syncd)", key,
+            strcmp(key, "department") == 0 ? "department" : "area", code);
+    p->disabled = true;
+    return BTS_ECONFIG;
+}
+
+static int resolve_areas(bts_push *p, const cJSON *areas)
+{
+    const bts_employees_config *e = &p->cfg->employees;
+
+    free(p->area_ids);
+    if (!(p->area_ids = calloc(e->n_areas ? e->n_areas : 1, sizeof(*p->area_ids))))
+        return BTS_ENOMEM;
+    p->n_area_ids = 0;
+    for (size_t i = 0; i < e->n_areas; i++) {
+        int64_t id = id_of(areas, "area_code", e->areas[i]);
+        if (!id)
+            return unknown_code(p, "areas", e->areas[i]);
+        p->area_ids[p->n_area_ids++] = id;
+    }
+    p->default_area = id_of(areas, "area_code", "");
+    return 0;
+}
+
+static int resolve(bts_push *p, bts_biotime *bt)
+{
+    cJSON *depts = NULL, *areas = NULL;
+    const char *dept = p->cfg->employees.department;
+    int r;
+
+    if (p->resolved)
+        return 0;
+    if ((r = read_list(bt, BTS_PERSONNEL_DEPARTMENTS, &depts)) < 0 ||
+        (r = read_list(bt, BTS_PERSONNEL_AREAS, &areas)) < 0)
+        goto out;
+    if (!(p->dept_id = id_of(depts, "dept_code", dept))) {
+        r = unknown_code(p, "department", *dept ? dept : "(BioTime's default)");
+        goto out;
+    }
+    if ((r = resolve_areas(p, areas)) == 0)
+        p->resolved = true;
+out:
+    cJSON_Delete(depts);
+    cJSON_Delete(areas);
+    return r;
+}
+
+/* ---- refusals remembered by what was asked ---- */
+
+static void signature(const bts_push_op *op, char *out, size_t n)
+{
+    snprintf(out, n, "%d|%d|%s|%s|%s|%s|%zu|%s", (int)op->kind, op->recode, op->erp->name,
+             op->erp->code, op->erp->first, op->erp->last, op->n_areas, op->date);
+}
+
+static bool was_refused(const bts_push *p, const char *sig)
+{
+    for (size_t i = 0; i < p->n_refused; i++)
+        if (strcmp(p->refused[i], sig) == 0)
+            return true;
+    return false;
+}
+
+static void remember_refusal(run_ctx *x, const char *sig)
+{
+    char **more = realloc(x->refused, (x->n_refused + 1) * sizeof(*more));
+
+    if (!more)
+        return; /* then it is tried again next time: no harm */
+    x->refused = more;
+    if ((x->refused[x->n_refused] = strdup(sig)))
+        x->n_refused++;
+}
+
+/* ---- journal lines ---- */
+
+static const char *verb(const bts_push_op *op)
+{
+    if (op->kind == BTS_PUSH_CREATE)
+        return "create";
+    if (op->kind == BTS_PUSH_RESIGN)
+        return "resign";
+    return op->recode ? "move to a new emp_code" : op->rename ? "rename" : "add areas to";
+}
+
+static void log_refusal(const bts_push_op *op, const char *field, const char *why)
+{
+    char f_emp[96], f_code[96], f_field[96];
+    const char *fields[] = {"SERVER=biotime", f_emp, f_code, f_field, NULL};
+
+    snprintf(f_emp, sizeof(f_emp), "EMPLOYEE=%s", op->erp->name);
+    snprintf(f_code, sizeof(f_code), "EMP_CODE=%s", op->erp->code);
+    snprintf(f_field, sizeof(f_field), "BIOTIME_FIELD=%s", field);
+    bts_log_fields(LOG_WARNING, fields, "BioTime refused to %s employee %s for %s (%s): "
+                   "%s%s%s; not retried until the Employee changes", verb(op), op->erp->code,
+                   op->erp->name, op->erp->full, field, *field ? ": " : "", why);
+}
+
+static int refused(run_ctx *x, const bts_push_op *op, const char *field, const char *why)
+{
+    char sig[PUSH_SIG_MAX];
+
+    log_refusal(op, field, why);
+    signature(op, sig, sizeof(sig));
+    remember_refusal(x, sig);
+    x->c->refused++;
+    return 0;
+}
+
+/* ---- writes ---- */
+
+static cJSON *id_array(const int64_t *ids, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (size_t i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)ids[i]));
+    return a;
+}
+
+static cJSON *create_body(const bts_push *p, const bts_push_op *op)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "emp_code", op->erp->code);
+    cJSON_AddStringToObject(o, "first_name", op->erp->first);
+    cJSON_AddStringToObject(o, "last_name", op->erp->last);
+    cJSON_AddNumberToObject(o, "department", (double)p->dept_id);
+    cJSON_AddItemToObject(o, "area", id_array(op->areas, op->n_areas));
+    return o;
+}
+
+/* PATCH carries only what changes; PUT (for a server that refuses PATCH) needs emp_code,
+ * department and area too, and gets the person's own so nothing else moves. */
+static cJSON *update_body(const bts_push *p, const bts_push_op *op, bool full)
+{
+    cJSON *o = cJSON_CreateObject();
+    const bts_bt_person *b = op->bt;
+
+    if (op->recode || full)
+        cJSON_AddStringToObject(o, "emp_code", op->recode ? op->erp->code : b->code);
+    if (op->rename || full) {
+        cJSON_AddStringToObject(o, "first_name", op->erp->first);
+        cJSON_AddStringToObject(o, "last_name", op->erp->last);
+    }
+    if (op->areas)
+        cJSON_AddItemToObject(o, "area", id_array(op->areas, op->n_areas));
+    else if (full)
+        cJSON_AddItemToObject(o, "area", id_array(b->areas, b->n_areas));
+    if (full)
+        cJSON_AddNumberToObject(o, "department", (double)(b->dept ? b->dept : p->dept_id));
+    return o;
+}
+
+static bool read_has_areas(const cJSON *row, const bts_push_op *op)
+{
+    bts_roster *r = NULL;
+    cJSON *rows = cJSON_CreateArray();
+    bool ok = false;
+
+    cJSON_AddItemToArray(rows, cJSON_Duplicate(row, true));
+    if (bts_roster_new(&r) == 0 && bts_roster_add_biotime(r, rows) == 1 &&
+        bts_roster_index(r) == 0) {
+        const bts_bt_person *b = bts_roster_biotime_at(r, 0);
+        ok = true;
+        for (size_t i = 0; i < op->n_areas; i++) {
+            bool found = false;
+            for (size_t k = 0; k < b->n_areas; k++)
+                found = found || b->areas[k] == op->areas[i];
+            ok = ok && found;
+        }
+    }
+    bts_roster_free(r);
+    cJSON_Delete(rows);
+    return ok;
+}
+
+/* What the read-back shows wrong ("" when the write took). */
+static int read_back(run_ctx *x, const bts_push_op *op, char *why, size_t n)
+{
+    cJSON *row = NULL;
+    char first[128] = "", last[128] = "";
+    int r = bts_personnel_find(x->bt, op->erp->code, &row);
+
+    *why = '\0';
+    if (r < 0)
+        return r;
+    if (!row && op->recode)
+        snprintf(why, n, "BioTime answered success but kept emp_code %s (BioTime 9.5 cannot "
+                 "change a code through its API): change it to %s in the BioTime UI",
+                 op->bt->code, op->erp->code);
+    else if (!row)
+        snprintf(why, n, "BioTime answered success but lists no employee %s", op->erp->code);
+    bts_json_text(row, "first_name", first, sizeof(first));
+    bts_json_text(row, "last_name", last, sizeof(last));
+    if (row && (op->kind == BTS_PUSH_CREATE || op->rename) &&
+        (strcmp(first, op->erp->first) != 0 || strcmp(last, op->erp->last) != 0))
+        snprintf(why, n, "BioTime answered success but kept the name \"%s %s\"", first, last);
+    else if (row && op->areas && !read_has_areas(row, op))
+        snprintf(why, n, "BioTime answered success but did not add the areas");
+    cJSON_Delete(row);
+    return 0;
+}
+
+/* After a write: 0 (counted), or an error that stops the run (a server away). */
+static int settle(run_ctx *x, const bts_push_op *op, int r, const bts_personnel_answer *a)
+{
+    char why[400];
+
+    x->c->writes++;
+    if (r == BTS_EPERM || r == BTS_EPROTO)
+        return refused(x, op, r == BTS_EPERM ? a->field : "", a->message);
+    if (r < 0)
+        return r;
+    if ((r = read_back(x, op, why, sizeof(why))) < 0)
+        return r;
+    if (*why)
+        return refused(x, op, op->recode ? "emp_code" : "", why);
+    if (op->kind == BTS_PUSH_CREATE)
+        x->c->created++;
+    if (op->rename || op->recode)
+        x->c->renamed++;
+    if (op->kind == BTS_PUSH_UPDATE && op->areas)
+        x->c->areas_added++;
+    bts_info("BioTime: %s employee %s for %s (%s): done", op->kind == BTS_PUSH_CREATE ?
+             "created" : "updated", op->erp->code, op->erp->name, op->erp->full);
+    return 0;
+}
+
+static int do_create(run_ctx *x, const bts_push_op *op)
+{
+    bts_personnel_answer a;
+    cJSON *body = create_body(x->p, op);
+    int r = bts_personnel_write(x->bt, "POST", BTS_PERSONNEL_EMPLOYEES, body, &a);
+
+    r = settle(x, op, r, &a);
+    bts_personnel_answer_clear(&a);
+    cJSON_Delete(body);
+    return r;
+}
+
+static int do_update(run_ctx *x, const bts_push_op *op)
+{
+    char path[128];
+    bts_personnel_answer a;
+    cJSON *body = update_body(x->p, op, false);
+    int r;
+
+    snprintf(path, sizeof(path), "%s%lld/", BTS_PERSONNEL_EMPLOYEES, (long long)op->bt->id);
+    r = bts_personnel_write(x->bt, "PATCH", path, body, &a);
+    if (r == BTS_EPERM && a.status == 405) { /* no PATCH here: PUT the whole record */
+        bts_personnel_answer_clear(&a);
+        cJSON_Delete(body);
+        body = update_body(x->p, op, true);
+        x->c->writes++;
+        r = bts_personnel_write(x->bt, "PUT", path, body, &a);
+    }
+    r = settle(x, op, r, &a);
+    bts_personnel_answer_clear(&a);
+    cJSON_Delete(body);
+    return r;
+}
+
+/* Said once per process: the operator resigns them by hand. */
+static void no_resign_api(run_ctx *x)
+{
+    if (x->p->said_no_resign)
+        return;
+    x->p->said_no_resign = true;
+    bts_warn("this BioTime has no resign API (it answers %s with an HTML page, as BioTime "
+             "8.0 and 9.0 do): leavers are not resigned there; resign them in the BioTime "
+             "UI (biotime-syncd --employees lists them)", BTS_PERSONNEL_RESIGNS);
+}
+
+static cJSON *resign_body(const bts_push_op *op)
+{
+    char reason[200];
+    cJSON *o = cJSON_CreateObject();
+
+    snprintf(reason, sizeof(reason), "Left in ERPNext (%.100s)", op->erp->name);
+    cJSON_AddNumberToObject(o, "employee", (double)op->bt->id);
+    cJSON_AddStringToObject(o, "resign_date", op->date);
+    cJSON_AddNumberToObject(o, "resign_type", 1); /* quit */
+    cJSON_AddBoolToObject(o, "disableatt", true);
+    cJSON_AddStringToObject(o, "reason", reason);
+    return o;
+}
+
+static int resign_settle(run_ctx *x, const bts_push_op *op, int r,
+                         const bts_personnel_answer *a)
+{
+    bool done = false;
+
+    x->c->writes++;
+    if (r == BTS_EPROTO && a->html) {
+        x->resign_api = false;
+        no_resign_api(x);
+        x->resign_skipped++;
+        return 0;
+    }
+    if (r == BTS_EPERM || r == BTS_EPROTO)
+        return refused(x, op, r == BTS_EPERM ? a->field : "", a->message);
+    if (r < 0 || (r = bts_personnel_is_resigned(x->bt, op->bt->id, &done)) < 0)
+        return r;
+    if (!done)
+        return refused(x, op, "", "BioTime answered success but lists no resignation");
+    x->c->resigned++;
+    bts_info("BioTime: resigned employee %s for %s (%s) as of %s", op->erp->code,
+             op->erp->name, op->erp->full, op->date);
+    return 0;
+}
+
+static int do_resign(run_ctx *x, const bts_push_op *op)
+{
+    bts_personnel_answer a = {0};
+    cJSON *body;
+    int r;
+
+    if (!x->resign_api) {
+        no_resign_api(x);
+        x->resign_skipped++;
+        return 0;
+    }
+    body = resign_body(op);
+    r = bts_personnel_write(x->bt, "POST", BTS_PERSONNEL_RESIGNS, body, &a);
+    r = resign_settle(x, op, r, &a);
+    bts_personnel_answer_clear(&a);
+    cJSON_Delete(body);
+    return r;
+}
+
+/* ---- dry run ---- */
+
+static void print_op(run_ctx *x, const bts_push_op *op)
+{
+    FILE *out = x->out;
+    const bts_erp_person *e = op->erp;
+
+    if (op->kind == BTS_PUSH_CREATE)
+        fprintf(out, "would create BioTime employee %s \"%s\" \"%s\" (%s) in department %s, "
+                "%zu area(s)\n", e->code, e->first, e->last, e->name,
+                *x->p->cfg->employees.department ? x->p->cfg->employees.department
+                                                  : "(default)", op->n_areas);
+    else if (op->kind == BTS_PUSH_RESIGN)
+        fprintf(out, "would resign BioTime employee %s (%s, %s) as of %s%s\n", e->code,
+                e->name, e->full, op->date, x->resign_api ? "" : ": no resign API here");
+    if (op->kind != BTS_PUSH_UPDATE)
+        return;
+    if (op->recode)
+        fprintf(out, "would move BioTime employee %s to emp_code %s (%s)\n", op->bt->code,
+                e->code, e->name);
+    if (op->rename)
+        fprintf(out, "would rename BioTime employee %s from \"%s %s\" to \"%s %s\" (%s)\n",
+                op->bt->code, op->bt->first, op->bt->last, e->first, e->last, e->name);
+    if (op->areas)
+        fprintf(out, "would add %zu area(s) to BioTime employee %s (%s)\n",
+                op->n_areas - op->bt->n_areas, op->bt->code, e->name);
+}
+
+/* ---- a run ---- */
+
+static int apply(run_ctx *x, const bts_push_op *op)
+{
+    char sig[PUSH_SIG_MAX];
+
+    signature(op, sig, sizeof(sig));
+    if (was_refused(x->p, sig)) { /* the same ask BioTime refused: wait for a change */
+        remember_refusal(x, sig);
+        return 0;
+    }
+    if (x->dry_run) {
+        print_op(x, op);
+        return 0;
+    }
+    if (op->kind == BTS_PUSH_CREATE)
+        return do_create(x, op);
+    if (op->kind == BTS_PUSH_RESIGN)
+        return do_resign(x, op);
+    return do_update(x, op);
+}
+
+static const char *prev_code(void *ud, const char *employee)
+{
+    const bts_push *p = ud;
+
+    for (size_t i = 0; i < p->n_links; i++)
+        if (strcmp(p->links[i].employee, employee) == 0)
+            return p->links[i].code;
+    return NULL;
+}
+
+/* The code to remember for e: its new one, unless BioTime still holds the person under
+ * the old one (a move BioTime refused or has not made): then the old, so the next run
+ * tries the move again instead of creating a second person. */
+static const char *link_code(const bts_push *p, const bts_roster *r, const bts_erp_person *e)
+{
+    const char *old = prev_code((void *)p, e->name);
+
+    if (old && strcmp(old, e->code) != 0 && bts_roster_biotime(r, old) &&
+        !bts_roster_biotime(r, e->code))
+        return old;
+    return e->code;
+}
+
+/* Remembers each Employee's code for the next run (code changes are seen by it). */
+static void remember_links(bts_push *p, const bts_roster *r)
+{
+    size_t n = bts_roster_erpnext_count(r), k = 0;
+    push_link *l = calloc(n ? n : 1, sizeof(*l));
+
+    if (!l)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const bts_erp_person *e = bts_roster_erpnext_at(r, i);
+        if (!*e->code)
+            continue;
+        l[k].employee = strdup(e->name);
+        l[k].code = strdup(link_code(p, r, e));
+        if (l[k].employee && l[k].code)
+            k++;
+    }
+    links_free(p->links, p->n_links);
+    p->links = l;
+    p->n_links = k;
+}
+
+/* ---- the codes of the last run and the refusals, kept in the state directory ---- */
+
+static void refused_from_json(bts_push *p, const cJSON *a)
+{
+    const cJSON *it;
+    size_t n = (size_t)cJSON_GetArraySize(a);
+
+    strs_free(p->refused, p->n_refused);
+    p->n_refused = 0;
+    if (!(p->refused = calloc(n ? n : 1, sizeof(*p->refused))))
+        return;
+    cJSON_ArrayForEach(it, a)
+        if (cJSON_IsString(it) && (p->refused[p->n_refused] = strdup(it->valuestring)))
+            p->n_refused++;
+}
+
+static void links_from_json(bts_push *p, const cJSON *o)
+{
+    const cJSON *it;
+    size_t n = (size_t)cJSON_GetArraySize(o), k = 0;
+    push_link *l = calloc(n ? n : 1, sizeof(*l));
+
+    if (!l)
+        return;
+    cJSON_ArrayForEach(it, o) {
+        if (!cJSON_IsString(it) || !it->string)
+            continue;
+        l[k].employee = strdup(it->string);
+        l[k].code = strdup(it->valuestring);
+        if (l[k].employee && l[k].code)
+            k++;
+    }
+    links_free(p->links, p->n_links);
+    p->links = l;
+    p->n_links = k;
+}
+
+/* A missing or unreadable file only means no code change is seen this once. */
+static void links_load(bts_push *p)
+{
+    char path[4096];
+    FILE *f;
+    char *text = calloc(1, PUSH_LINKS_MAX_BYTES + 1);
+    size_t len;
+    cJSON *o;
+
+    p->links_loaded = true;
+    snprintf(path, sizeof(path), "%s/%s", p->cfg->sync.state_dir, PUSH_LINKS_FILE);
+    if (!text || !(f = fopen(path, "r"))) {
+        free(text);
+        return;
+    }
+    len = fread(text, 1, PUSH_LINKS_MAX_BYTES, f);
+    fclose(f);
+    if ((o = cJSON_ParseWithLength(text, len)) && cJSON_IsObject(o)) {
+        links_from_json(p, cJSON_GetObjectItemCaseSensitive(o, "codes"));
+        refused_from_json(p, cJSON_GetObjectItemCaseSensitive(o, "refused"));
+    } else
+        bts_warn("%s is not a JSON object: a code changed in ERPNext before now is not seen "
+                 "as a change", path);
+    cJSON_Delete(o);
+    free(text);
+}
+
+static void links_save(bts_push *p)
+{
+    char err[512];
+    cJSON *o = cJSON_CreateObject();
+    cJSON *codes = cJSON_AddObjectToObject(o, "codes");
+    cJSON *refusals = cJSON_AddArrayToObject(o, "refused");
+    char *text;
+
+    for (size_t i = 0; codes && i < p->n_links; i++)
+        cJSON_AddStringToObject(codes, p->links[i].employee, p->links[i].code);
+    for (size_t i = 0; refusals && i < p->n_refused; i++)
+        cJSON_AddItemToArray(refusals, cJSON_CreateString(p->refused[i]));
+    text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text || (p->links_saved && strcmp(text, p->links_saved) == 0)) {
+        cJSON_free(text);
+        return;
+    }
+    if (bts_state_write_atomic(p->cfg->sync.state_dir, PUSH_LINKS_FILE, text, strlen(text),
+                               err, sizeof(err)) < 0)
+        bts_warn("employees.push: %s", err);
+    free(p->links_saved);
+    p->links_saved = strdup(text);
+    cJSON_free(text);
+}
+
+static int plan_and_apply(run_ctx *x)
+{
+    char now[BTS_TIME_LEN] = "";
+    bts_push_op *ops = NULL;
+    size_t n = 0;
+    bts_push_rules rules = {.areas = x->p->area_ids, .n_areas = x->p->n_area_ids,
+                            .default_area = x->p->default_area,
+                            .resign_leavers = x->p->cfg->employees.resign_leavers,
+                            .today = now, .prev_code = prev_code, .ud = x->p};
+    int r;
+
+    bts_time_from_epoch(time(NULL), x->p->cfg->erpnext.timezone, now);
+    now[10] = '\0';
+    if ((r = bts_push_plan(x->roster, &rules, &ops, &n)) < 0)
+        return r;
+    for (size_t i = 0; i < n && r >= 0; i++)
+        r = apply(x, &ops[i]);
+    bts_push_ops_free(ops, n);
+    return r < 0 ? r : 0;
+}
+
+static int load(run_ctx *x, const cJSON *erp_rows)
+{
+    int r = bts_roster_new(&x->roster);
+
+    if (r < 0 ||
+        (r = bts_personnel_load(x->bt, x->p->cfg->biotime.page_size, x->roster,
+                                &x->resign_api)) < 0 ||
+        (r = bts_roster_add_erpnext(x->roster, erp_rows, x->p->cfg->erpnext.employee_field)) < 0)
+        return r;
+    if (!x->resign_api && x->p->cfg->employees.resign_leavers)
+        no_resign_api(x);
+    return bts_roster_index(x->roster);
+}
+
+int bts_push_run(bts_push *p, bts_biotime *bt, const cJSON *erp_rows, bool dry_run, FILE *out,
+                 bts_push_counts *ret)
+{
+    run_ctx x = {.p = p, .bt = bt, .dry_run = dry_run, .out = out ? out : stdout, .c = ret};
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    if (p->disabled)
+        return 0;
+    if (!p->links_loaded)
+        links_load(p);
+    if ((r = resolve(p, bt)) < 0 || (r = load(&x, erp_rows)) < 0 ||
+        (r = plan_and_apply(&x)) < 0)
+        goto out;
+    if (!dry_run) {
+        strs_free(p->refused, p->n_refused);
+        p->refused = x.refused;
+        p->n_refused = x.n_refused;
+        x.refused = NULL;
+        remember_links(p, x.roster);
+        links_save(p);
+    }
+out:
+    strs_free(x.refused, x.n_refused);
+    bts_roster_free(x.roster);
+    return r == BTS_ECONFIG ? 0 : r;
+}
