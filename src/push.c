@@ -5,8 +5,8 @@
 #include "bts/push.h"
 #include "bts/log.h"
 #include "bts/personnel.h"
+#include "bts/pushmemo.h"
 #include "bts/roster.h"
-#include "bts/state.h"
 #include "bts/timeconv.h"
 #include "bts/txn.h"
 
@@ -15,13 +15,6 @@
 #include <time.h>
 
 #define PUSH_SIG_MAX 640
-#define PUSH_LINKS_FILE "employees-push.json" /* codes and refusals, across restarts */
-#define PUSH_LINKS_MAX_BYTES (16 << 20)
-
-typedef struct {
-    char *employee;
-    char *code;
-} push_link;
 
 struct bts_push {
     const bts_config *cfg;
@@ -30,12 +23,7 @@ struct bts_push {
     int64_t *area_ids;
     size_t n_area_ids;
     bool said_no_resign;
-    char **refused;          /* signatures of refused writes: not retried while unchanged */
-    size_t n_refused;
-    push_link *links;        /* Employee -> code at the previous run (code changes) */
-    size_t n_links;
-    bool links_loaded;
-    char *links_saved;       /* the text last written, to write only changes */
+    bts_push_memo *memo;     /* codes and refusals of the last run (pushmemo.c) */
 };
 
 typedef struct {
@@ -47,32 +35,16 @@ typedef struct {
     bts_roster *roster;
     bool resign_api;
     size_t resign_skipped;   /* leavers left for the BioTime UI (no resign API) */
-    char **refused;          /* this run's refusals, replacing p->refused at the end */
-    size_t n_refused;
 } run_ctx;
-
-static void strs_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void links_free(push_link *l, size_t n)
-{
-    for (size_t i = 0; l && i < n; i++) {
-        free(l[i].employee);
-        free(l[i].code);
-    }
-    free(l);
-}
 
 int bts_push_new(const bts_config *cfg, bts_push **ret)
 {
     bts_push *p = calloc(1, sizeof(*p));
 
-    if (!p)
+    if (!p || bts_push_memo_new(cfg->sync.state_dir, &p->memo) < 0) {
+        free(p);
         return BTS_ENOMEM;
+    }
     p->cfg = cfg;
     *ret = p;
     return 0;
@@ -83,9 +55,7 @@ void bts_push_free(bts_push *p)
     if (!p)
         return;
     free(p->area_ids);
-    strs_free(p->refused, p->n_refused);
-    links_free(p->links, p->n_links);
-    free(p->links_saved);
+    bts_push_memo_free(p->memo);
     free(p);
 }
 
@@ -193,25 +163,6 @@ static void signature(const bts_push_op *op, char *out, size_t n)
              op->erp->code, op->erp->first, op->erp->last, op->n_areas, op->date);
 }
 
-static bool was_refused(const bts_push *p, const char *sig)
-{
-    for (size_t i = 0; i < p->n_refused; i++)
-        if (strcmp(p->refused[i], sig) == 0)
-            return true;
-    return false;
-}
-
-static void remember_refusal(run_ctx *x, const char *sig)
-{
-    char **more = realloc(x->refused, (x->n_refused + 1) * sizeof(*more));
-
-    if (!more)
-        return; /* then it is tried again next time: no harm */
-    x->refused = more;
-    if ((x->refused[x->n_refused] = strdup(sig)))
-        x->n_refused++;
-}
-
 /* ---- journal lines ---- */
 
 static const char *verb(const bts_push_op *op)
@@ -242,7 +193,7 @@ static int refused(run_ctx *x, const bts_push_op *op, const char *field, const c
 
     log_refusal(op, field, why);
     signature(op, sig, sizeof(sig));
-    remember_refusal(x, sig);
+    bts_push_memo_note(x->p->memo, sig);
     x->c->refused++;
     return 0;
 }
@@ -504,8 +455,8 @@ static int apply(run_ctx *x, const bts_push_op *op)
     char sig[PUSH_SIG_MAX];
 
     signature(op, sig, sizeof(sig));
-    if (was_refused(x->p, sig)) { /* the same ask BioTime refused: wait for a change */
-        remember_refusal(x, sig);
+    if (bts_push_memo_refused(x->p->memo, sig)) { /* refused as it is: wait for a change */
+        bts_push_memo_note(x->p->memo, sig);
         return 0;
     }
     if (x->dry_run) {
@@ -519,141 +470,6 @@ static int apply(run_ctx *x, const bts_push_op *op)
     return do_update(x, op);
 }
 
-static const char *prev_code(void *ud, const char *employee)
-{
-    const bts_push *p = ud;
-
-    for (size_t i = 0; i < p->n_links; i++)
-        if (strcmp(p->links[i].employee, employee) == 0)
-            return p->links[i].code;
-    return NULL;
-}
-
-/* The code to remember for e: its new one, unless BioTime still holds the person under
- * the old one (a move BioTime refused or has not made): then the old, so the next run
- * tries the move again instead of creating a second person. */
-static const char *link_code(const bts_push *p, const bts_roster *r, const bts_erp_person *e)
-{
-    const char *old = prev_code((void *)p, e->name);
-
-    if (old && strcmp(old, e->code) != 0 && bts_roster_biotime(r, old) &&
-        !bts_roster_biotime(r, e->code))
-        return old;
-    return e->code;
-}
-
-/* Remembers each Employee's code for the next run (code changes are seen by it). */
-static void remember_links(bts_push *p, const bts_roster *r)
-{
-    size_t n = bts_roster_erpnext_count(r), k = 0;
-    push_link *l = calloc(n ? n : 1, sizeof(*l));
-
-    if (!l)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        const bts_erp_person *e = bts_roster_erpnext_at(r, i);
-        if (!*e->code)
-            continue;
-        l[k].employee = strdup(e->name);
-        l[k].code = strdup(link_code(p, r, e));
-        if (l[k].employee && l[k].code)
-            k++;
-    }
-    links_free(p->links, p->n_links);
-    p->links = l;
-    p->n_links = k;
-}
-
-/* ---- the codes of the last run and the refusals, kept in the state directory ---- */
-
-static void refused_from_json(bts_push *p, const cJSON *a)
-{
-    const cJSON *it;
-    size_t n = (size_t)cJSON_GetArraySize(a);
-
-    strs_free(p->refused, p->n_refused);
-    p->n_refused = 0;
-    if (!(p->refused = calloc(n ? n : 1, sizeof(*p->refused))))
-        return;
-    cJSON_ArrayForEach(it, a)
-        if (cJSON_IsString(it) && (p->refused[p->n_refused] = strdup(it->valuestring)))
-            p->n_refused++;
-}
-
-static void links_from_json(bts_push *p, const cJSON *o)
-{
-    const cJSON *it;
-    size_t n = (size_t)cJSON_GetArraySize(o), k = 0;
-    push_link *l = calloc(n ? n : 1, sizeof(*l));
-
-    if (!l)
-        return;
-    cJSON_ArrayForEach(it, o) {
-        if (!cJSON_IsString(it) || !it->string)
-            continue;
-        l[k].employee = strdup(it->string);
-        l[k].code = strdup(it->valuestring);
-        if (l[k].employee && l[k].code)
-            k++;
-    }
-    links_free(p->links, p->n_links);
-    p->links = l;
-    p->n_links = k;
-}
-
-/* A missing or unreadable file only means no code change is seen this once. */
-static void links_load(bts_push *p)
-{
-    char path[4096];
-    FILE *f;
-    char *text = calloc(1, PUSH_LINKS_MAX_BYTES + 1);
-    size_t len;
-    cJSON *o;
-
-    p->links_loaded = true;
-    snprintf(path, sizeof(path), "%s/%s", p->cfg->sync.state_dir, PUSH_LINKS_FILE);
-    if (!text || !(f = fopen(path, "r"))) {
-        free(text);
-        return;
-    }
-    len = fread(text, 1, PUSH_LINKS_MAX_BYTES, f);
-    fclose(f);
-    if ((o = cJSON_ParseWithLength(text, len)) && cJSON_IsObject(o)) {
-        links_from_json(p, cJSON_GetObjectItemCaseSensitive(o, "codes"));
-        refused_from_json(p, cJSON_GetObjectItemCaseSensitive(o, "refused"));
-    } else
-        bts_warn("%s is not a JSON object: a code changed in ERPNext before now is not seen "
-                 "as a change", path);
-    cJSON_Delete(o);
-    free(text);
-}
-
-static void links_save(bts_push *p)
-{
-    char err[512];
-    cJSON *o = cJSON_CreateObject();
-    cJSON *codes = cJSON_AddObjectToObject(o, "codes");
-    cJSON *refusals = cJSON_AddArrayToObject(o, "refused");
-    char *text;
-
-    for (size_t i = 0; codes && i < p->n_links; i++)
-        cJSON_AddStringToObject(codes, p->links[i].employee, p->links[i].code);
-    for (size_t i = 0; refusals && i < p->n_refused; i++)
-        cJSON_AddItemToArray(refusals, cJSON_CreateString(p->refused[i]));
-    text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text || (p->links_saved && strcmp(text, p->links_saved) == 0)) {
-        cJSON_free(text);
-        return;
-    }
-    if (bts_state_write_atomic(p->cfg->sync.state_dir, PUSH_LINKS_FILE, text, strlen(text),
-                               err, sizeof(err)) < 0)
-        bts_warn("employees.push: %s", err);
-    free(p->links_saved);
-    p->links_saved = strdup(text);
-    cJSON_free(text);
-}
-
 static int plan_and_apply(run_ctx *x)
 {
     char now[BTS_TIME_LEN] = "";
@@ -662,7 +478,8 @@ static int plan_and_apply(run_ctx *x)
     bts_push_rules rules = {.areas = x->p->area_ids, .n_areas = x->p->n_area_ids,
                             .default_area = x->p->default_area,
                             .resign_leavers = x->p->cfg->employees.resign_leavers,
-                            .today = now, .prev_code = prev_code, .ud = x->p};
+                            .today = now, .prev_code = bts_push_memo_code,
+                            .ud = x->p->memo};
     int r;
 
     bts_time_from_epoch(time(NULL), x->p->cfg->erpnext.timezone, now);
@@ -698,21 +515,13 @@ int bts_push_run(bts_push *p, bts_biotime *bt, const cJSON *erp_rows, bool dry_r
     memset(ret, 0, sizeof(*ret));
     if (p->disabled)
         return 0;
-    if (!p->links_loaded)
-        links_load(p);
     if ((r = resolve(p, bt)) < 0 || (r = load(&x, erp_rows)) < 0 ||
         (r = plan_and_apply(&x)) < 0)
         goto out;
-    if (!dry_run) {
-        strs_free(p->refused, p->n_refused);
-        p->refused = x.refused;
-        p->n_refused = x.n_refused;
-        x.refused = NULL;
-        remember_links(p, x.roster);
-        links_save(p);
-    }
+    if (!dry_run)
+        bts_push_memo_commit(p->memo, x.roster);
 out:
-    strs_free(x.refused, x.n_refused);
+    bts_push_memo_discard(p->memo);
     bts_roster_free(x.roster);
     return r == BTS_ECONFIG ? 0 : r;
 }

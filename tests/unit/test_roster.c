@@ -209,6 +209,49 @@ static void test_plan_in_line_is_empty(void **state)
     bts_roster_free(r);
 }
 
+static const char *prev_5(void *ud, const char *employee)
+{
+    (void)ud;
+    return strcmp(employee, "HR-EMP-00005") == 0 ? "1050" : NULL;
+}
+
+static void test_plan_moves_a_recoded_employee_instead_of_creating(void **state)
+{
+    bts_roster *r = load(bt_json, resigns_json, erp_json);
+    bts_push_rules rules = {.resign_leavers = true, .today = "2026-12-06", .prev_code = prev_5};
+    bts_push_op *ops = NULL;
+    size_t n = 0;
+    const bts_push_op *op;
+    (void)state;
+    assert_true(bts_push_plan(r, &rules, &ops, &n) >= 0);
+    op = find_op(ops, n, "HR-EMP-00005"); /* carried 1050, now 1005: 1050 is free */
+    assert_non_null(op);
+    assert_int_equal(op->kind, BTS_PUSH_UPDATE);
+    assert_true(op->recode);
+    assert_string_equal(op->bt->code, "1050");
+    bts_push_ops_free(ops, n);
+    bts_roster_free(r);
+}
+
+static const char *prev_taken(void *ud, const char *employee)
+{
+    (void)ud;
+    return strcmp(employee, "HR-EMP-00005") == 0 ? "1001" : NULL;
+}
+
+static void test_plan_never_moves_a_code_another_employee_carries(void **state)
+{
+    bts_roster *r = load(bt_json, resigns_json, erp_json);
+    bts_push_rules rules = {.today = "2026-12-06", .prev_code = prev_taken};
+    bts_push_op *ops = NULL;
+    size_t n = 0;
+    (void)state;
+    assert_true(bts_push_plan(r, &rules, &ops, &n) >= 0);
+    assert_int_equal(find_op(ops, n, "HR-EMP-00005")->kind, BTS_PUSH_CREATE);
+    bts_push_ops_free(ops, n);
+    bts_roster_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +260,8 @@ int main(void)
         cmocka_unit_test(test_plan_table),
         cmocka_unit_test(test_plan_without_resign_leavers_resigns_nobody),
         cmocka_unit_test(test_plan_in_line_is_empty),
+        cmocka_unit_test(test_plan_moves_a_recoded_employee_instead_of_creating),
+        cmocka_unit_test(test_plan_never_moves_a_code_another_employee_carries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
