@@ -182,9 +182,12 @@ static void log_refusal(const bts_push_op *op, const char *field, const char *wh
     snprintf(f_emp, sizeof(f_emp), "EMPLOYEE=%s", op->erp->name);
     snprintf(f_code, sizeof(f_code), "EMP_CODE=%s", op->erp->code);
     snprintf(f_field, sizeof(f_field), "BIOTIME_FIELD=%s", field);
+    size_t n = strlen(why);
+
     bts_log_fields(LOG_WARNING, fields, "BioTime refused to %s employee %s for %s (%s): "
-                   "%s%s%s; not retried until the Employee changes", verb(op), op->erp->code,
-                   op->erp->name, op->erp->full, field, *field ? ": " : "", why);
+                   "%s%s%s%s Not asked again until the Employee changes.", verb(op),
+                   op->erp->code, op->erp->name, op->erp->full, field, *field ? ": " : "", why,
+                   n && why[n - 1] == '.' ? "" : ".");
 }
 
 static int refused(run_ctx *x, const bts_push_op *op, const char *field, const char *why)
@@ -294,9 +297,11 @@ static int read_back(run_ctx *x, const bts_push_op *op, char *why, size_t n)
 }
 
 /* After a write: 0 (counted), or an error that stops the run (a server away). */
+static void describe(const bts_push *p, const bts_push_op *op, char *out, size_t n);
+
 static int settle(run_ctx *x, const bts_push_op *op, int r, const bts_personnel_answer *a)
 {
-    char why[400];
+    char why[400], what[1024];
 
     x->c->writes++;
     if (r == BTS_EPERM || r == BTS_EPROTO)
@@ -313,8 +318,8 @@ static int settle(run_ctx *x, const bts_push_op *op, int r, const bts_personnel_
         x->c->renamed++;
     if (op->kind == BTS_PUSH_UPDATE && op->areas)
         x->c->areas_added++;
-    bts_info("BioTime: %s employee %s for %s (%s): done", op->kind == BTS_PUSH_CREATE ?
-             "created" : "updated", op->erp->code, op->erp->name, op->erp->full);
+    describe(x->p, op, what, sizeof(what));
+    bts_info("employees.push: done: %s", what);
     return 0;
 }
 
@@ -380,6 +385,7 @@ static cJSON *resign_body(const bts_push_op *op)
 static int resign_settle(run_ctx *x, const bts_push_op *op, int r,
                          const bts_personnel_answer *a)
 {
+    char what[1024];
     bool done = false;
 
     x->c->writes++;
@@ -396,8 +402,8 @@ static int resign_settle(run_ctx *x, const bts_push_op *op, int r,
     if (!done)
         return refused(x, op, "", "BioTime answered success but lists no resignation");
     x->c->resigned++;
-    bts_info("BioTime: resigned employee %s for %s (%s) as of %s", op->erp->code,
-             op->erp->name, op->erp->full, op->date);
+    describe(x->p, op, what, sizeof(what));
+    bts_info("employees.push: done: %s", what);
     return 0;
 }
 
@@ -422,30 +428,64 @@ static int do_resign(run_ctx *x, const bts_push_op *op)
 
 /* ---- dry run ---- */
 
-static void print_op(run_ctx *x, const bts_push_op *op)
+/* The configured area codes among ids that the person does not have yet. */
+static void area_codes(const bts_push *p, const bts_push_op *op, char *out, size_t n)
 {
-    FILE *out = x->out;
-    const bts_erp_person *e = op->erp;
+    size_t len = 0;
 
+    *out = '\0';
+    for (size_t i = 0; i < p->n_area_ids && len + 1 < n; i++) {
+        bool wanted = false, had = false;
+        for (size_t k = 0; k < op->n_areas; k++)
+            wanted = wanted || op->areas[k] == p->area_ids[i];
+        for (size_t k = 0; op->bt && k < op->bt->n_areas; k++)
+            had = had || op->bt->areas[k] == p->area_ids[i];
+        if (wanted && !had)
+            len += (size_t)snprintf(out + len, n - len, "%s%s", len ? ", " : "",
+                                    p->cfg->employees.areas[i]);
+    }
+    if (!*out)
+        snprintf(out, n, "(BioTime's default)");
+}
+
+/* What an operation does, in words: "rename BioTime employee 1002 from ... for ...". */
+static void describe(const bts_push *p, const bts_push_op *op, char *out, size_t n)
+{
+    const bts_erp_person *e = op->erp;
+    const char *dept = p->cfg->employees.department;
+    char areas[256];
+    size_t len = 0;
+
+    area_codes(p, op, areas, sizeof(areas));
     if (op->kind == BTS_PUSH_CREATE)
-        fprintf(out, "would create BioTime employee %s \"%s\" \"%s\" (%s) in department %s, "
-                "%zu area(s)\n", e->code, e->first, e->last, e->name,
-                *x->p->cfg->employees.department ? x->p->cfg->employees.department
-                                                  : "(default)", op->n_areas);
+        len = (size_t)snprintf(out, n, "create BioTime employee %s \"%s %s\" for %s, "
+                               "department %s, areas %s", e->code, e->first, e->last,
+                               e->name, *dept ? dept : "(BioTime's default)", areas);
     else if (op->kind == BTS_PUSH_RESIGN)
-        fprintf(out, "would resign BioTime employee %s (%s, %s) as of %s%s\n", e->code,
-                e->name, e->full, op->date, x->resign_api ? "" : ": no resign API here");
+        len = (size_t)snprintf(out, n, "resign BioTime employee %s for %s (%s) as of %s",
+                               e->code, e->name, e->full, op->date);
     if (op->kind != BTS_PUSH_UPDATE)
         return;
-    if (op->recode)
-        fprintf(out, "would move BioTime employee %s to emp_code %s (%s)\n", op->bt->code,
-                e->code, e->name);
-    if (op->rename)
-        fprintf(out, "would rename BioTime employee %s from \"%s %s\" to \"%s %s\" (%s)\n",
-                op->bt->code, op->bt->first, op->bt->last, e->first, e->last, e->name);
-    if (op->areas)
-        fprintf(out, "would add %zu area(s) to BioTime employee %s (%s)\n",
-                op->n_areas - op->bt->n_areas, op->bt->code, e->name);
+    *out = '\0';
+    if (op->recode && len < n)
+        len += (size_t)snprintf(out + len, n - len, "move BioTime employee %s to emp_code %s "
+                                "for %s", op->bt->code, e->code, e->name);
+    if (op->rename && len < n)
+        len += (size_t)snprintf(out + len, n - len, "%srename BioTime employee %s from "
+                                "\"%s %s\" to \"%s %s\" for %s", len ? "; " : "", op->bt->code,
+                                op->bt->first, op->bt->last, e->first, e->last, e->name);
+    if (op->areas && len < n)
+        snprintf(out + len, n - len, "%sadd areas %s to BioTime employee %s for %s",
+                 len ? "; " : "", areas, op->bt->code, e->name);
+}
+
+static void print_op(run_ctx *x, const bts_push_op *op)
+{
+    char what[1024];
+
+    describe(x->p, op, what, sizeof(what));
+    fprintf(x->out, "would %s%s\n", what, op->kind == BTS_PUSH_RESIGN && !x->resign_api
+            ? " (this BioTime has no resign API: do it in the BioTime UI)" : "");
 }
 
 /* ---- a run ---- */

@@ -293,12 +293,13 @@ class PushTest(EmployeesBase):
         self.bt.post("/__sim/reset_stats", {})
         rc, out, err = self.once("--dry-run")
         self.assertEqual(self.writes(), {})
-        self.assertIn('would create BioTime employee 8001 "Zoë" "Hire8001" (HR-EMP-08001) in '
-                      "department OPS, 1 area(s)\n", out)
+        self.assertIn('would create BioTime employee 8001 "Zoë Hire8001" for HR-EMP-08001, '
+                      "department OPS, areas DXB\n", out)
         self.assertIn('would rename BioTime employee 1001 from "%s %s" to "%s Renamed1" '
-                      "(HR-EMP-00001)\n" % (name_of(1) + (name_of(1)[0],)), out)
-        self.assertIn("would resign BioTime employee 1003 (HR-EMP-00003, %s %s) as of "
+                      "for HR-EMP-00001\n" % (name_of(1) + (name_of(1)[0],)), out)
+        self.assertIn("would resign BioTime employee 1003 for HR-EMP-00003 (%s %s) as of "
                       "2026-11-30\n" % name_of(3), out)
+        self.assertIn("would add areas DXB to BioTime employee 1010 for HR-EMP-00010\n", out)
         self.assertNotIn("employee 8026", out)  # a new leaver is never created
         self.assertFalse(harness.os.path.exists(harness.os.path.join(self.state_dir,
                                                                      "state.json")))
