@@ -174,7 +174,7 @@ static int run_once(const cli *c, const bts_config *cfg)
         return BTS_EXIT_USAGE;
     bts_sync_options opt = {.dry_run = c->dry_run, .out = stdout,
                             .since = *since ? since : NULL, .until = *until ? until : NULL,
-                            .progress = *since && isatty(STDOUT_FILENO)};
+                            .progress = *since && isatty(STDOUT_FILENO), .once = true};
     return bts_daemon_once(cfg, &opt);
 }
 

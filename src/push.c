@@ -35,6 +35,7 @@ typedef struct {
     bts_roster *roster;
     bool resign_api;
     size_t resign_skipped;   /* leavers left for the BioTime UI (no resign API) */
+    uint64_t max_writes;     /* 0 = no limit */
 } run_ctx;
 
 int bts_push_new(const bts_config *cfg, bts_push **ret)
@@ -510,6 +511,18 @@ static int apply(run_ctx *x, const bts_push_op *op)
     return do_update(x, op);
 }
 
+/* Operations left for a later run keep their refusals. */
+static void keep_refusals(run_ctx *x, const bts_push_op *ops, size_t n)
+{
+    char sig[PUSH_SIG_MAX];
+
+    for (size_t i = 0; i < n; i++) {
+        signature(&ops[i], sig, sizeof(sig));
+        if (bts_push_memo_refused(x->p->memo, sig))
+            bts_push_memo_note(x->p->memo, sig);
+    }
+}
+
 static int plan_and_apply(run_ctx *x)
 {
     char now[BTS_TIME_LEN] = "";
@@ -526,8 +539,14 @@ static int plan_and_apply(run_ctx *x)
     now[10] = '\0';
     if ((r = bts_push_plan(x->roster, &rules, &ops, &n)) < 0)
         return r;
-    for (size_t i = 0; i < n && r >= 0; i++)
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        if (x->max_writes && x->c->writes >= x->max_writes) {
+            x->c->left = n - i; /* the rest at a refresh soon: punches do not wait */
+            keep_refusals(x, ops + i, n - i);
+            break;
+        }
         r = apply(x, &ops[i]);
+    }
     bts_push_ops_free(ops, n);
     return r < 0 ? r : 0;
 }
@@ -547,9 +566,10 @@ static int load(run_ctx *x, const cJSON *erp_rows)
 }
 
 int bts_push_run(bts_push *p, bts_biotime *bt, const cJSON *erp_rows, bool dry_run, FILE *out,
-                 bts_push_counts *ret)
+                 uint64_t max_writes, bts_push_counts *ret)
 {
-    run_ctx x = {.p = p, .bt = bt, .dry_run = dry_run, .out = out ? out : stdout, .c = ret};
+    run_ctx x = {.p = p, .bt = bt, .dry_run = dry_run, .out = out ? out : stdout, .c = ret,
+                 .max_writes = max_writes};
     int r;
 
     memset(ret, 0, sizeof(*ret));

@@ -15,6 +15,8 @@
 
 #define EMPLOYEES_MAX_AGE_MS (10 * 60 * 1000)  /* refresh the map at least this often */
 #define EMPLOYEES_MIN_AGE_MS (60 * 1000)       /* ...and on an unknown code, not faster */
+#define PUSH_MAX_WRITES 200 /* per refresh in the daemon: a first push of thousands is
+                             * spread over refreshes a minute apart, between punches */
 
 int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **ret)
 {
@@ -138,7 +140,8 @@ static int refresh_employees_if_due(bts_sync *s, bts_cycle *c)
 static void push_employees(bts_sync *s, bts_cycle *c)
 {
     bts_push_counts pc;
-    int r = bts_push_run(s->push, s->bt, s->push_rows, s->opt.dry_run, s->opt.out, &pc);
+    int r = bts_push_run(s->push, s->bt, s->push_rows, s->opt.dry_run, s->opt.out,
+                         s->opt.once ? 0 : PUSH_MAX_WRITES, &pc);
 
     cJSON_Delete(s->push_rows);
     s->push_rows = NULL;
@@ -150,11 +153,13 @@ static void push_employees(bts_sync *s, bts_cycle *c)
     c->push_renamed = pc.renamed;
     c->push_resigned = pc.resigned;
     c->push_refused = pc.refused;
+    if (pc.left)
+        s->emps_want_refresh = true; /* the rest at the next refresh, a minute from now */
     if (pc.writes || pc.refused)
         bts_notice("employees.push: %llu created, %llu renamed, %llu resigned, %llu refused "
-                   "in BioTime", (unsigned long long)pc.created,
+                   "in BioTime%s", (unsigned long long)pc.created,
                    (unsigned long long)pc.renamed, (unsigned long long)pc.resigned,
-                   (unsigned long long)pc.refused);
+                   (unsigned long long)pc.refused, pc.left ? "; more at the next refresh" : "");
 }
 
 void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)

@@ -14,6 +14,7 @@ typedef struct {
     const char *since;    /* backfill: punch-time range in BioTime's zone, or NULL */
     const char *until;
     bool progress;        /* show backfill progress (on a terminal) */
+    bool once;            /* --once: employees.push does all its changes in one go */
 } bts_sync_options;
 
 typedef struct {

@@ -355,6 +355,30 @@ class PushTest(EmployeesBase):
         self.assertEqual(emps["7005"]["last_name"], "Moved")
         self.assertNotIn("1005", emps)
 
+    def test_push_failure_never_holds_up_the_punches(self):
+        self.add_new_hires()
+        self.bt.config(faults=[{"path": "/personnel/api/employees/", "kind": "status",
+                                "status": 500, "count": -1}])
+        codes = [str(1000 + i) for i in range(1, 200) if status_of(i) == "Active"][:20]
+        self.generate(60, codes=codes)
+        rc, out, err = self.once(expect=EXIT_OK)
+        self.assertEqual(len(self.checkins()), 60)
+        self.assertIn("employees.push: stopped, tried again at the next refresh", err)
+        self.assertNotIn("8001", self.bt_employees())
+
+    def test_daemon_pushes_at_its_refresh_200_writes_at_a_time(self):
+        emps = [{"name": "HR-EMP-%05d" % i, "first_name": "New", "last_name": "Hire%d" % i,
+                 "employee_name": "New Hire%d" % i, FIELD: str(i), "status": "Active"}
+                for i in range(20001, 20251)]
+        self.erp.post("/__sim/employees", {"employees": emps})
+        p = self.start_daemon()
+        self.wait_for(lambda: "more at the next refresh" in self.output_of(p), 120,
+                      "the first batch")
+        # the next batch waits for a refresh a minute on
+        self.assertEqual(sum(self.writes().values()), 200)
+        self.assertLess(len([c for c in self.bt_employees() if c.startswith("20")]), 250)
+        self.assertEqual(self.stop_daemon(p), 0)
+
     def test_push_off_writes_nothing_to_biotime(self):
         self.add_new_hires()
         self.config_path = self.write_config(employees={"push": False})
