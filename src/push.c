@@ -193,9 +193,15 @@ static void log_refusal(const bts_push_op *op, const char *field, const char *wh
 
 static int refused(run_ctx *x, const bts_push_op *op, const char *field, const char *why)
 {
-    char sig[PUSH_SIG_MAX];
+    char sig[PUSH_SIG_MAX], text[512];
 
-    log_refusal(op, field, why);
+    /* BioTime may leave resigned people out of its list while their code stays taken */
+    if (op->kind == BTS_PUSH_CREATE && strcmp(field, "emp_code") == 0)
+        snprintf(text, sizeof(text), "%s A resigned person keeps the code: reinstate them "
+                 "in the BioTime UI.", why);
+    else
+        bts_strlcpy(text, why, sizeof(text));
+    log_refusal(op, field, text);
     signature(op, sig, sizeof(sig));
     bts_push_memo_note(x->p->memo, sig);
     x->c->refused++;

@@ -379,6 +379,21 @@ class PushTest(EmployeesBase):
         self.assertLess(len([c for c in self.bt_employees() if c.startswith("20")]), 250)
         self.assertEqual(self.stop_daemon(p), 0)
 
+    def test_a_rejoiner_resigned_in_biotime_is_not_created_twice(self):
+        self.erp.post("/__sim/employees", {"employees": [{"name": "HR-EMP-00013",
+                                                          "status": "Active"}]})
+        self.bt.post("/__sim/reset_stats", {})
+        self.once(expect=EXIT_OK)  # BioTime lists resigned people: nothing to do for 1013
+        self.assertNotIn("POST /personnel/api/employees/", self.writes())
+        self.bt.config(resigned_in_list=False)  # one that hides them: the code stays taken
+        rc, out, err = self.once(expect=EXIT_OK)
+        self.assertIn("BioTime refused to create employee 1013 for HR-EMP-00013 (%s %s): "
+                      "emp_code: employee with this emp code already exists. A resigned "
+                      "person keeps the code: reinstate them in the BioTime UI." % name_of(13),
+                      err)
+        self.assertEqual(sum(1 for e in self.bt.get("/__sim/employees")["employees"]
+                             if e["emp_code"] == "1013"), 1)
+
     def test_push_off_writes_nothing_to_biotime(self):
         self.add_new_hires()
         self.config_path = self.write_config(employees={"push": False})
