@@ -132,60 +132,6 @@ int bts_personnel_write(bts_biotime *b, const char *method, const char *path,
     return r;
 }
 
-int bts_personnel_find(bts_biotime *b, const char *code, cJSON **ret)
-{
-    char pq[512], what[128], got[128];
-    char *esc = bts_http_escape(code);
-    bts_page p;
-    const cJSON *row;
-    int r;
-
-    *ret = NULL;
-    if (!esc)
-        return BTS_ENOMEM;
-    snprintf(pq, sizeof(pq), "%s?emp_code=%s&page_size=50", BTS_PERSONNEL_EMPLOYEES, esc);
-    snprintf(what, sizeof(what), "employee %.60s", code);
-    free(esc);
-    if ((r = bts_biotime_get_page(b, pq, what, &p)) < 0)
-        return r;
-    /* servers ignore filters they do not know, and some match by prefix: check exactly */
-    cJSON_ArrayForEach(row, p.rows) {
-        if (bts_json_text(row, "emp_code", got, sizeof(got)) >= 0 && strcmp(got, code) == 0) {
-            *ret = cJSON_Duplicate(row, true);
-            r = *ret ? 0 : BTS_ENOMEM;
-            break;
-        }
-    }
-    bts_page_clear(&p);
-    return r;
-}
-
-int bts_personnel_is_resigned(bts_biotime *b, int64_t id, bool *ret)
-{
-    char pq[128];
-    bts_page p;
-    const cJSON *row;
-    int r;
-
-    *ret = false;
-    snprintf(pq, sizeof(pq), "%s?employee=%lld&page_size=50", BTS_PERSONNEL_RESIGNS,
-             (long long)id);
-    if ((r = bts_biotime_get_page(b, pq, "resignation", &p)) < 0)
-        return r;
-    /* an ignored filter lists everyone's: check the employee of each row */
-    cJSON_ArrayForEach(row, p.rows) {
-        const cJSON *emp = cJSON_GetObjectItemCaseSensitive(row, "employee");
-        int64_t got = 0;
-        if (cJSON_IsNumber(emp))
-            got = (int64_t)emp->valuedouble;
-        else if (cJSON_IsObject(emp) && bts_json_int64(emp, "id", &got) < 0)
-            got = 0;
-        *ret = *ret || got == id;
-    }
-    bts_page_clear(&p);
-    return 0;
-}
-
 static int add_people(void *ud, const cJSON *rows)
 {
     int r = bts_roster_add_biotime(ud, rows);

@@ -36,6 +36,8 @@ typedef struct {
     bool resign_api;
     size_t resign_skipped;   /* leavers left for the BioTime UI (no resign API) */
     uint64_t max_writes;     /* 0 = no limit */
+    const bts_push_op **written; /* writes BioTime took, to read back */
+    size_t n_written;
 } run_ctx;
 
 int bts_push_new(const bts_config *cfg, bts_push **ret)
@@ -253,81 +255,104 @@ static cJSON *update_body(const bts_push *p, const bts_push_op *op, bool full)
     return o;
 }
 
-static bool read_has_areas(const cJSON *row, const bts_push_op *op)
-{
-    bts_roster *r = NULL;
-    cJSON *rows = cJSON_CreateArray();
-    bool ok = false;
-
-    cJSON_AddItemToArray(rows, cJSON_Duplicate(row, true));
-    if (bts_roster_new(&r) == 0 && bts_roster_add_biotime(r, rows) == 1 &&
-        bts_roster_index(r) == 0) {
-        const bts_bt_person *b = bts_roster_biotime_at(r, 0);
-        ok = true;
-        for (size_t i = 0; i < op->n_areas; i++) {
-            bool found = false;
-            for (size_t k = 0; k < b->n_areas; k++)
-                found = found || b->areas[k] == op->areas[i];
-            ok = ok && found;
-        }
-    }
-    bts_roster_free(r);
-    cJSON_Delete(rows);
-    return ok;
-}
-
-/* What the read-back shows wrong ("" when the write took). */
-static int read_back(run_ctx *x, const bts_push_op *op, char *why, size_t n)
-{
-    cJSON *row = NULL;
-    char first[128] = "", last[128] = "";
-    int r = bts_personnel_find(x->bt, op->erp->code, &row);
-
-    *why = '\0';
-    if (r < 0)
-        return r;
-    if (!row && op->recode)
-        snprintf(why, n, "BioTime answered success but kept emp_code %s (BioTime 9.5 cannot "
-                 "change a code through its API): change it to %s in the BioTime UI",
-                 op->bt->code, op->erp->code);
-    else if (!row)
-        snprintf(why, n, "BioTime answered success but lists no employee %s", op->erp->code);
-    bts_json_text(row, "first_name", first, sizeof(first));
-    bts_json_text(row, "last_name", last, sizeof(last));
-    if (row && (op->kind == BTS_PUSH_CREATE || op->rename) &&
-        (strcmp(first, op->erp->first) != 0 || strcmp(last, op->erp->last) != 0))
-        snprintf(why, n, "BioTime answered success but kept the name \"%s %s\"", first, last);
-    else if (row && op->areas && !read_has_areas(row, op))
-        snprintf(why, n, "BioTime answered success but did not add the areas");
-    cJSON_Delete(row);
-    return 0;
-}
-
-/* After a write: 0 (counted), or an error that stops the run (a server away). */
 static void describe(const bts_push *p, const bts_push_op *op, char *out, size_t n);
 
+/* After a write: a refusal is logged and counted; a write BioTime took waits for the
+ * read-back (verify_all); a server away stops the run. */
 static int settle(run_ctx *x, const bts_push_op *op, int r, const bts_personnel_answer *a)
 {
-    char why[400], what[1024];
-
     x->c->writes++;
     if (r == BTS_EPERM || r == BTS_EPROTO)
         return refused(x, op, r == BTS_EPERM ? a->field : "", a->message);
     if (r < 0)
         return r;
-    if ((r = read_back(x, op, why, sizeof(why))) < 0)
-        return r;
-    if (*why)
-        return refused(x, op, op->recode ? "emp_code" : "", why);
+    x->written[x->n_written++] = op;
+    return 0;
+}
+
+/* ---- the read-back: one paged read of BioTime after the writes ---- */
+
+static bool has_areas(const bts_bt_person *b, const bts_push_op *op)
+{
+    for (size_t i = 0; i < op->n_areas; i++) {
+        bool found = false;
+        for (size_t k = 0; k < b->n_areas; k++)
+            found = found || b->areas[k] == op->areas[i];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* What the read-back shows undone ("" when the write took). BioTime's write answers are
+ * not its reads: only this counts. */
+static void verify_one(const bts_roster *now, const bts_push_op *op, char *why, size_t n)
+{
+    const bts_bt_person *b = bts_roster_biotime(now, op->erp->code);
+
+    *why = '\0';
+    if (op->kind == BTS_PUSH_RESIGN) {
+        /* a BioTime that lists no resigned people drops the person from the list */
+        if (b && !b->resigned)
+            snprintf(why, n, "BioTime answered success but lists no resignation");
+    } else if (!b && op->recode) {
+        snprintf(why, n, "BioTime answered success but kept emp_code %s (BioTime 9.5 "
+                 "cannot change a code through its API): change it to %s in the BioTime UI",
+                 op->bt->code, op->erp->code);
+    } else if (!b) {
+        snprintf(why, n, "BioTime answered success but lists no employee %s", op->erp->code);
+    } else if ((op->kind == BTS_PUSH_CREATE || op->rename) &&
+               (strcmp(b->first, op->erp->first) != 0 || strcmp(b->last, op->erp->last) != 0)) {
+        snprintf(why, n, "BioTime answered success but kept the name \"%s %s\"", b->first,
+                 b->last);
+    } else if (op->areas && !has_areas(b, op)) {
+        snprintf(why, n, "BioTime answered success but did not add the areas");
+    }
+}
+
+static void count_done(run_ctx *x, const bts_push_op *op)
+{
+    char what[1024];
+
     if (op->kind == BTS_PUSH_CREATE)
         x->c->created++;
+    if (op->kind == BTS_PUSH_RESIGN)
+        x->c->resigned++;
     if (op->rename || op->recode)
         x->c->renamed++;
     if (op->kind == BTS_PUSH_UPDATE && op->areas)
         x->c->areas_added++;
     describe(x->p, op, what, sizeof(what));
     bts_info("employees.push: done: %s", what);
-    return 0;
+}
+
+static int verify_all(run_ctx *x)
+{
+    bts_roster *now = NULL;
+    bool resign_api;
+    char why[400];
+    int r;
+
+    if (x->n_written == 0)
+        return 0;
+    if ((r = bts_roster_new(&now)) < 0 ||
+        (r = bts_personnel_load(x->bt, x->p->cfg->biotime.page_size, now, &resign_api)) < 0 ||
+        (r = bts_roster_index(now)) < 0)
+        goto out;
+    for (size_t i = 0; i < x->n_written; i++) {
+        const bts_push_op *op = x->written[i];
+        verify_one(now, op, why, sizeof(why));
+        if (*why)
+            refused(x, op, op->recode && strstr(why, "emp_code") ? "emp_code" : "", why);
+        else
+            count_done(x, op);
+    }
+out:
+    if (r < 0)
+        bts_warn("employees.push: %zu writes made, but BioTime could not be read back to "
+                 "confirm them: %s", x->n_written, bts_strerror(r));
+    bts_roster_free(now);
+    return r;
 }
 
 static int do_create(run_ctx *x, const bts_push_op *op)
@@ -392,26 +417,14 @@ static cJSON *resign_body(const bts_push_op *op)
 static int resign_settle(run_ctx *x, const bts_push_op *op, int r,
                          const bts_personnel_answer *a)
 {
-    char what[1024];
-    bool done = false;
-
-    x->c->writes++;
     if (r == BTS_EPROTO && a->html) {
+        x->c->writes++;
         x->resign_api = false;
         no_resign_api(x);
         x->resign_skipped++;
         return 0;
     }
-    if (r == BTS_EPERM || r == BTS_EPROTO)
-        return refused(x, op, r == BTS_EPERM ? a->field : "", a->message);
-    if (r < 0 || (r = bts_personnel_is_resigned(x->bt, op->bt->id, &done)) < 0)
-        return r;
-    if (!done)
-        return refused(x, op, "", "BioTime answered success but lists no resignation");
-    x->c->resigned++;
-    describe(x->p, op, what, sizeof(what));
-    bts_info("employees.push: done: %s", what);
-    return 0;
+    return settle(x, op, r, a);
 }
 
 static int do_resign(run_ctx *x, const bts_push_op *op)
@@ -545,6 +558,10 @@ static int plan_and_apply(run_ctx *x)
     now[10] = '\0';
     if ((r = bts_push_plan(x->roster, &rules, &ops, &n)) < 0)
         return r;
+    if (!(x->written = calloc(n ? n : 1, sizeof(*x->written)))) {
+        bts_push_ops_free(ops, n);
+        return BTS_ENOMEM;
+    }
     for (size_t i = 0; i < n && r >= 0; i++) {
         if (x->max_writes && x->c->writes >= x->max_writes) {
             x->c->left = n - i; /* the rest at a refresh soon: punches do not wait */
@@ -553,6 +570,10 @@ static int plan_and_apply(run_ctx *x)
         }
         r = apply(x, &ops[i]);
     }
+    if (r >= 0)
+        r = verify_all(x);
+    free(x->written);
+    x->written = NULL;
     bts_push_ops_free(ops, n);
     return r < 0 ? r : 0;
 }

@@ -41,12 +41,6 @@ void bts_personnel_answer_clear(bts_personnel_answer *a);
 int bts_personnel_write(bts_biotime *b, const char *method, const char *path,
                         const cJSON *body, bts_personnel_answer *ret);
 
-/* The employee with exactly this emp_code (read back after a write), or NULL in *ret. */
-int bts_personnel_find(bts_biotime *b, const char *code, cJSON **ret);
-
-/* Is there a resignation for the employee with this id? */
-int bts_personnel_is_resigned(bts_biotime *b, int64_t id, bool *ret);
-
 struct bts_roster;
 
 /* Reads every BioTime employee and resignation into r (not yet indexed). *ret_resign_api
