@@ -32,7 +32,8 @@ static int areas_to_add(const bts_bt_person *p, const bts_push_rules *rules, bts
         return 0;
     if (!(op->areas = calloc(p->n_areas + missing, sizeof(*op->areas))))
         return BTS_ENOMEM;
-    memcpy(op->areas, p->areas, p->n_areas * sizeof(*op->areas));
+    if (p->n_areas) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(op->areas, p->areas, p->n_areas * sizeof(*op->areas));
     op->n_areas = p->n_areas;
     for (size_t i = 0; i < rules->n_areas; i++)
         if (!has_area(op->areas, op->n_areas, rules->areas[i]))

@@ -325,7 +325,8 @@ static int index_names(bts_roster *r)
             r->n_names++;
         }
     }
-    qsort(r->names, r->n_names, sizeof(*r->names), name_cmp);
+    if (r->n_names)
+        qsort(r->names, r->n_names, sizeof(*r->names), name_cmp);
     return 0;
 }
 
@@ -333,8 +334,10 @@ int bts_roster_index(bts_roster *r)
 {
     if (!r)
         return BTS_EINVAL;
-    qsort(r->bt, r->n_bt, sizeof(*r->bt), bt_cmp);
-    qsort(r->erp, r->n_erp, sizeof(*r->erp), erp_cmp);
+    if (r->n_bt) /* qsort of NULL is undefined even for 0 elements */
+        qsort(r->bt, r->n_bt, sizeof(*r->bt), bt_cmp);
+    if (r->n_erp)
+        qsort(r->erp, r->n_erp, sizeof(*r->erp), erp_cmp);
     mark_resigned(r);
     return index_names(r);
 }
