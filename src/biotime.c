@@ -251,8 +251,9 @@ static bool relogin_possible(const bts_biotime_config *c)
     return c->auth == BTS_AUTH_JWT || (c->auth == BTS_AUTH_TOKEN && !*c->token);
 }
 
-/* GET path?query with the current credentials; on 401/403 logs in again once. */
-static int get_json(bts_biotime *b, const char *path_query, bts_http_response *resp)
+/* METHOD path?query with the current credentials; on 401/403 logs in again once. */
+int bts_biotime_request(bts_biotime *b, const char *method, const char *path_query,
+                        const char *body, bts_http_response *resp)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s%s", b->cfg->url, path_query);
@@ -260,7 +261,7 @@ static int get_json(bts_biotime *b, const char *path_query, bts_http_response *r
         int r = bts_biotime_login(b);
         if (r < 0)
             return r;
-        bts_http_request req = {.method = "GET", .url = url, .auth = b->auth};
+        bts_http_request req = {.method = method, .url = url, .body = body, .auth = b->auth};
         if ((r = bts_http_perform(b->http, &req, resp)) < 0)
             return r;
         if (resp->status != 401 && resp->status != 403)
@@ -270,6 +271,11 @@ static int get_json(bts_biotime *b, const char *path_query, bts_http_response *r
         bts_http_response_clear(resp);
         forget_token(b);
     }
+}
+
+static int get_json(bts_biotime *b, const char *path_query, bts_http_response *resp)
+{
+    return bts_biotime_request(b, "GET", path_query, NULL, resp);
 }
 
 void bts_page_clear(bts_page *p)
@@ -514,6 +520,18 @@ int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t pag
         free(q->extra);
         free(q);
     }
+    return r;
+}
+
+int bts_biotime_get_page(bts_biotime *b, const char *path_query, const char *what,
+                         bts_page *ret)
+{
+    bts_http_response resp = {0};
+    int r = get_json(b, path_query, &resp);
+    memset(ret, 0, sizeof(*ret));
+    if (r == 0)
+        r = page_answer(b, &resp, what, ret);
+    bts_http_response_clear(&resp);
     return r;
 }
 

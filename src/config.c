@@ -150,6 +150,11 @@ static const key keys[] = {
     K_INTS("sync", "punch_out", sync.punch_out, sync.n_punch_out, punch_out_default, 0, 255),
     K_STR("sync", "metrics_file", sync.metrics_file, "", bts_config_check_file_path),
 
+    K_BOOL("employees", "push", employees.push, false),
+    K_STR("employees", "department", employees.department, "", NULL),
+    K_STRS("employees", "areas", employees.areas, employees.n_areas, bts_config_check_nonempty),
+    K_BOOL("employees", "resign_leavers", employees.resign_leavers, true),
+
     K_ENUM("log", "level", log.level, "info", level_choices),
 };
 
@@ -450,8 +455,8 @@ static int loader_names(loader *l) {
         const char *group = config_setting_name(g);
 
         if (!group_known(group))
-            return loader_fail(l, g, group, "unknown group (expected biotime, erpnext, sync "
-                               "or log)");
+            return loader_fail(l, g, group, "unknown group (expected biotime, erpnext, sync, "
+                               "employees or log)");
         if (!config_setting_is_group(g))
             return loader_fail(l, g, group, "must be a group: %s = { ... };", group);
         for (int j = 0; j < config_setting_length(g); j++) {

@@ -7,6 +7,7 @@
 
 #include "bts/config.h"
 #include "bts/daemon.h"
+#include "bts/empreport.h"
 #include "bts/http.h"
 #include "bts/log.h"
 #include "bts/notify.h"
@@ -21,6 +22,7 @@
 
 typedef enum {
     MODE_DAEMON, MODE_CHECK, MODE_TEST, MODE_ONCE, MODE_SETUP, MODE_RECONCILE, MODE_STATUS,
+    MODE_EMPLOYEES,
 } run_mode;
 
 typedef struct {
@@ -44,6 +46,8 @@ static void usage(FILE *out)
           "      --setup-doctypes   create the BioTime Device Log and Sync Logs doctypes\n"
           "      --reconcile        with --since/--until: compare BioTime and ERPNext\n"
           "      --status [--json]  print the local state\n"
+          "      --employees [--json]\n"
+          "                         compare BioTime's personnel with ERPNext's Employees\n"
           "  -v, --verbose          debug logging\n"
           "  -V, --version          print the version\n"
           "  -h, --help             this help\n"
@@ -51,7 +55,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_TEST = 256, OPT_ONCE, OPT_DRY, OPT_SINCE, OPT_UNTIL, OPT_SETUP, OPT_RECONCILE,
-       OPT_STATUS, OPT_JSON };
+       OPT_STATUS, OPT_JSON, OPT_EMPLOYEES };
 
 static int set_mode(cli *c, run_mode m)
 {
@@ -74,6 +78,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"setup-doctypes", no_argument, NULL, OPT_SETUP},
         {"reconcile", no_argument, NULL, OPT_RECONCILE},
         {"status", no_argument, NULL, OPT_STATUS}, {"json", no_argument, NULL, OPT_JSON},
+        {"employees", no_argument, NULL, OPT_EMPLOYEES},
         {"verbose", no_argument, NULL, 'v'}, {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o, bad = 0;
@@ -86,6 +91,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case OPT_SETUP: bad |= set_mode(c, MODE_SETUP); break;
         case OPT_RECONCILE: bad |= set_mode(c, MODE_RECONCILE); break;
         case OPT_STATUS: bad |= set_mode(c, MODE_STATUS); break;
+        case OPT_EMPLOYEES: bad |= set_mode(c, MODE_EMPLOYEES); break;
         case OPT_DRY: c->dry_run = true; break;
         case OPT_JSON: c->json = true; break;
         case OPT_SINCE: c->since = optarg; break;
@@ -129,8 +135,8 @@ static int check_combinations(const cli *c)
         why = "--until goes with --since";
     else if (c->mode == MODE_RECONCILE && !c->since)
         why = "--reconcile needs --since";
-    else if (c->json && c->mode != MODE_STATUS)
-        why = "--json goes with --status";
+    else if (c->json && c->mode != MODE_STATUS && c->mode != MODE_EMPLOYEES)
+        why = "--json goes with --status or --employees";
     if (why)
         fprintf(stderr, "biotime-syncd: %s\n", why);
     return why ? -1 : 0;
@@ -170,7 +176,7 @@ static int run_once(const cli *c, const bts_config *cfg)
         return BTS_EXIT_USAGE;
     bts_sync_options opt = {.dry_run = c->dry_run, .out = stdout,
                             .since = *since ? since : NULL, .until = *until ? until : NULL,
-                            .progress = *since && isatty(STDOUT_FILENO)};
+                            .progress = *since && isatty(STDOUT_FILENO), .once = true};
     return bts_daemon_once(cfg, &opt);
 }
 
@@ -190,6 +196,12 @@ static int run_mode_with_config(const cli *c, bts_config **cfg)
         return bts_daemon_exit_code(bts_setup_doctypes(*cfg, stdout));
     case MODE_TEST:
         return bts_daemon_exit_code(bts_test_connection(*cfg, stdout));
+    case MODE_EMPLOYEES: {
+        int r = bts_empreport(*cfg, c->json, stdout);
+        if (r == 0 || r == 1)
+            return r; /* 1: something needs action */
+        return r == BTS_ENOMEM || r == BTS_EINVAL ? BTS_EXIT_SOFTWARE : BTS_EXIT_UNAVAILABLE;
+    }
     case MODE_RECONCILE: {
         char since[BTS_TIME_LEN] = "", until[BTS_TIME_LEN] = "";
         if (normalise_time("--since", c->since, since) < 0 ||

@@ -51,6 +51,11 @@ static const struct state_field state_fields[] = {
     F(STATE_U64, total_rejected),   F(STATE_U64, total_biotime_requests),
     F(STATE_U64, total_biotime_failures), F(STATE_U64, total_erpnext_requests),
     F(STATE_U64, total_erpnext_failures), F(STATE_U64, last_duration_ms),
+    F(STATE_I64, push_last_at),     F(STATE_U64, push_last_created),
+    F(STATE_U64, push_last_renamed), F(STATE_U64, push_last_resigned),
+    F(STATE_U64, push_last_refused), F(STATE_U64, push_created),
+    F(STATE_U64, push_renamed),     F(STATE_U64, push_resigned),
+    F(STATE_U64, push_refused),
 };
 #undef F
 

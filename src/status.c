@@ -39,6 +39,18 @@ static void print_human(const bts_state *st, const char *dir, FILE *out)
     for (size_t i = 0; i < st->n_unknown_codes; i++)
         fprintf(out, "%s%s", i == 0 ? " (unknown emp_code: " : ", ", st->unknown_codes[i]);
     fprintf(out, "%s\n", st->n_unknown_codes ? ")" : "");
+    if (st->push_last_at) {
+        char push_at[32];
+        when(st->push_last_at, push_at, sizeof(push_at));
+        fprintf(out, "employees push:    %s: %llu created, %llu renamed, %llu resigned, %llu "
+                "refused; totals %llu, %llu, %llu, %llu\n", push_at,
+                (unsigned long long)st->push_last_created,
+                (unsigned long long)st->push_last_renamed,
+                (unsigned long long)st->push_last_resigned,
+                (unsigned long long)st->push_last_refused,
+                (unsigned long long)st->push_created, (unsigned long long)st->push_renamed,
+                (unsigned long long)st->push_resigned, (unsigned long long)st->push_refused);
+    }
     if (*st->last_error)
         fprintf(out, "last error:        %s: %s\n", err_at, st->last_error);
     else

@@ -15,6 +15,8 @@
 
 #define EMPLOYEES_MAX_AGE_MS (10 * 60 * 1000)  /* refresh the map at least this often */
 #define EMPLOYEES_MIN_AGE_MS (60 * 1000)       /* ...and on an unknown code, not faster */
+#define PUSH_MAX_WRITES 200 /* per refresh in the daemon: a first push of thousands is
+                             * spread over refreshes a minute apart, between punches */
 
 int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **ret)
 {
@@ -30,7 +32,8 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
     if ((r = bts_http_loop_new(&s->loop)) < 0 ||
         (r = bts_biotime_new(&cfg->biotime, &s->bt)) < 0 ||
         (r = bts_erpnext_new(&cfg->erpnext, &s->erp)) < 0 ||
-        (r = bts_employees_new(&s->emps)) < 0)
+        (r = bts_employees_new(&s->emps)) < 0 ||
+        (cfg->employees.push && (r = bts_push_new(cfg, &s->push)) < 0))
         goto fail;
     if ((!opt->dry_run && (r = bts_state_dir_usable(cfg->sync.state_dir, err, sizeof(err))) < 0) ||
         (r = bts_state_load(cfg->sync.state_dir, &s->st, err, sizeof(err))) < 0) {
@@ -58,6 +61,8 @@ void bts_sync_free(bts_sync *s)
     bts_biotime_free(s->bt);
     bts_erpnext_free(s->erp);
     bts_employees_free(s->emps);
+    bts_push_free(s->push);
+    cJSON_Delete(s->push_rows);
     free(s);
 }
 
@@ -162,7 +167,9 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
     char fields[300], filters[300], line[600];
     cJSON *rows = NULL;
     bts_frappe_error err;
-    snprintf(fields, sizeof(fields), "[\"name\",\"%s\",\"status\"]", e->employee_field);
+    snprintf(fields, sizeof(fields), s->push ? "[\"name\",\"%s\",\"status\","
+             "\"employee_name\",\"first_name\",\"last_name\",\"relieving_date\"]"
+             : "[\"name\",\"%s\",\"status\"]", e->employee_field);
     snprintf(filters, sizeof(filters), "[[\"%s\",\"is\",\"set\"]]", e->employee_field);
     int r = bts_erpnext_list(s->erp, "Employee", fields, filters, 0, NULL, &rows, &err);
     if (r < 0) {
@@ -183,6 +190,11 @@ static int refresh_employees(bts_sync *s, bts_cycle *c)
         bts_debug("employee map: %d employees carry %s", r, e->employee_field);
         refresh_geolocation(s);
         r = 0;
+        if (s->push) { /* BioTime is brought in line after this cycle's punches */
+            cJSON_Delete(s->push_rows);
+            s->push_rows = rows;
+            rows = NULL;
+        }
     } else if (r < 0 && fresh) {
         bts_employees_free(fresh);
     }
@@ -198,6 +210,33 @@ static int refresh_employees_if_due(bts_sync *s, bts_cycle *c)
         return 0;
     s->emps_want_refresh = false;
     return refresh_employees(s, c);
+}
+
+/* employees.push after the punches of the cycle: it never holds them up, and its failure
+ * (BioTime away) is logged and left for the next refresh, not the cycle's error. */
+static void push_employees(bts_sync *s, bts_cycle *c)
+{
+    bts_push_counts pc;
+    int r = bts_push_run(s->push, s->bt, s->push_rows, s->opt.dry_run, s->opt.out,
+                         s->opt.once ? 0 : PUSH_MAX_WRITES, &pc);
+
+    cJSON_Delete(s->push_rows);
+    s->push_rows = NULL;
+    if (r < 0)
+        bts_warn("employees.push: stopped, tried again at the next refresh: %s",
+                 bts_strerror(r));
+    c->pushed = true;
+    c->push_created = pc.created;
+    c->push_renamed = pc.renamed;
+    c->push_resigned = pc.resigned;
+    c->push_refused = pc.refused;
+    if (pc.left)
+        s->emps_want_refresh = true; /* the rest at the next refresh, a minute from now */
+    if (pc.writes || pc.refused)
+        bts_notice("employees.push: %llu created, %llu renamed, %llu resigned, %llu refused "
+                   "in BioTime%s", (unsigned long long)pc.created,
+                   (unsigned long long)pc.renamed, (unsigned long long)pc.resigned,
+                   (unsigned long long)pc.refused, pc.left ? "; more at the next refresh" : "");
 }
 
 void bts_sync_add_counts(bts_cycle *c, const bts_write_counts *w)
@@ -328,6 +367,13 @@ static void fill_state(bts_sync *s, const bts_cycle *c)
     st->last_duration_ms = c->duration_ms;
     bts_strlcpy(st->last_result, c->error ? "error" : c->read ? "ok" : "idle",
                 sizeof(st->last_result));
+    if (c->pushed) {
+        st->push_last_at = st->last_cycle_at;
+        st->push_created += st->push_last_created = c->push_created;
+        st->push_renamed += st->push_last_renamed = c->push_renamed;
+        st->push_resigned += st->push_last_resigned = c->push_resigned;
+        st->push_refused += st->push_last_refused = c->push_refused;
+    }
     if (c->error) {
         st->total_errors++;
         st->last_error_at = st->last_cycle_at;
@@ -370,6 +416,8 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     /* What this cycle parked waits too; a recheck that ran after it has counted it already */
     if (s->parked_checked_ms == parked_checked)
         s->st.parked_waiting += c->parked;
+    if (r == 0 && s->push_rows && !s->opt.since)
+        push_employees(s, c);
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
     c->duration_ms = (uint64_t)(bts_now_ms() - t0);

@@ -29,6 +29,13 @@ static cJSON *response_of(const bts_sync *s, const bts_cycle *c, unsigned repeat
         cJSON_AddStringToObject(o, "last_sync_of_checkin", c->watermark);
     if (*c->watermark_holder)
         cJSON_AddStringToObject(o, "watermark_held_by_terminal", c->watermark_holder);
+    if (c->pushed) {
+        cJSON *p = cJSON_AddObjectToObject(o, "employees_push");
+        cJSON_AddNumberToObject(p, "created", (double)c->push_created);
+        cJSON_AddNumberToObject(p, "renamed", (double)c->push_renamed);
+        cJSON_AddNumberToObject(p, "resigned", (double)c->push_resigned);
+        cJSON_AddNumberToObject(p, "refused", (double)c->push_refused);
+    }
     if (c->error)
         cJSON_AddStringToObject(o, "error", c->error_text);
     if (repeats)
@@ -89,7 +96,8 @@ void bts_sync_log_entry(bts_sync *s, const bts_cycle *c)
         return;
     }
     if (c->read == 0 && c->unparked == 0 && !*c->watermark && s->synclog_repeats == 0 &&
-        !*s->synclog_error)
+        !*s->synclog_error && !(c->push_created + c->push_renamed + c->push_resigned +
+                                c->push_refused))
         return;
     post(s, c, s->synclog_repeats);
     s->synclog_error[0] = '\0';

@@ -34,6 +34,16 @@ int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t pag
                                    int64_t page_size, const char *extra, bts_biotime_page_fn fn,
                                    void *ud);
 
+/* METHOD path?query (path from the API root, e.g. "/personnel/api/employees/") with a
+ * JSON body or NULL; one re-login on 401/403. 0 when any answer came: the caller triages. */
+int bts_biotime_request(bts_biotime *b, const char *method, const char *path_query,
+                        const char *body, bts_http_response *resp);
+
+/* GET of one page of any list (path?query): triaged and parsed as a transactions page is
+ * (a page past the end is an empty page); what names it in log lines. */
+int bts_biotime_get_page(bts_biotime *b, const char *path_query, const char *what,
+                         bts_page *ret);
+
 /* GET /iclock/api/terminals/ (all pages); rows owned by the caller. */
 int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows);
 

@@ -68,6 +68,14 @@ typedef struct {
 } bts_sync_config;
 
 typedef struct {
+    bool push;          /* keep BioTime's personnel in line with ERPNext (CONTRACT.md §4b) */
+    char *department;   /* dept_code for created employees; "" = BioTime's default */
+    char **areas;       /* area_codes created employees get, existing ones gain */
+    size_t n_areas;
+    bool resign_leavers;
+} bts_employees_config;
+
+typedef struct {
     int level;          /* syslog priority: LOG_ERR .. LOG_DEBUG */
 } bts_log_config;
 
@@ -76,6 +84,7 @@ typedef struct bts_config {
     bts_biotime_config biotime;
     bts_erpnext_config erpnext;
     bts_sync_config sync;
+    bts_employees_config employees;
     bts_log_config log;
 } bts_config;
 

@@ -47,6 +47,11 @@ typedef struct {
     int64_t last_error_at;
     char last_error[512];
 
+    /* employees.push: the last run, and totals since the state was created */
+    int64_t push_last_at;
+    uint64_t push_last_created, push_last_renamed, push_last_resigned, push_last_refused;
+    uint64_t push_created, push_renamed, push_resigned, push_refused;
+
     /* parked punches waiting for an employee (Device Log synced = 0) */
     uint64_t parked_waiting;
     char unknown_codes[BTS_STATE_MAX_CODES][64];

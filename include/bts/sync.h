@@ -29,6 +29,8 @@ typedef struct {
     char watermark_holder[64]; /* the terminal holding it back, or "" */
     char error_text[512];
     bts_http_failure failure; /* the failed request behind error (server "" when none) */
+    bool pushed;          /* employees.push ran this cycle (counts below) */
+    uint64_t push_created, push_renamed, push_resigned, push_refused;
 } bts_cycle;
 
 /* Told after each page ERPNext acknowledged: the cycle's counts so far (written ones
@@ -41,6 +43,7 @@ typedef struct {
     const char *since;    /* backfill: punch-time range in BioTime's zone, or NULL */
     const char *until;
     bool progress;        /* show backfill progress (on a terminal) */
+    bool once;            /* --once: employees.push does all its changes in one go */
     bts_sync_page_fn on_page; /* NULL, or told of each acknowledged page */
     void *on_page_ud;
 } bts_sync_options;

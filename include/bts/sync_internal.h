@@ -9,6 +9,7 @@
 #include "bts/employees.h"
 #include "bts/erpnext.h"
 #include "bts/log.h"
+#include "bts/push.h"
 #include "bts/rows.h"
 #include "bts/scan.h"
 #include "bts/sync.h"
@@ -35,6 +36,8 @@ struct bts_sync {
     int64_t emps_loaded_ms;
     bool emps_want_refresh;    /* an unknown emp_code was seen */
     bool emps_changed;         /* the map was reloaded: parked punches may now map */
+    bts_push *push;            /* employees.push, or NULL */
+    cJSON *push_rows;          /* Employees of the last refresh, for the push (owned) */
     int64_t parked_checked_ms;
     bool geolocation;          /* HR Settings > Allow Geolocation Tracking, read with the map */
     int64_t geolocation_learnt_ms; /* when a refusal taught it (HR Settings unreadable) */

@@ -23,7 +23,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/build-fuzz
-all_targets=(biotime_page jwt frappe_error config time state)
+all_targets=(biotime_page jwt frappe_error config time state personnel)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 flags=(-rss_limit_mb=2048 -timeout=10 -max_len=65536)

@@ -42,6 +42,8 @@ Knobs (``POST /__sim/config`` merges them; ``GET /__sim/config`` shows them):
     users               {"erp_sync": "secret"} replaced as a whole
     insert_on_page      null   {"after_requests": k, "rows": [...]} or a list of them
     faults              []     list of fault dicts, replaced as a whole (see FAULT_KINDS)
+    resign_api, emp_code_editable, resigned_in_list, write_answer_id, name_max_length:
+                               personnel writes, see biotime_personnel.py
 
 Fault dict: {"path": prefix (default "/iclock/api/transactions/"), "kind": K,
 "count": n (default 1, -1 forever), "skip": m, "status": code, "retry_after": s,
@@ -57,9 +59,11 @@ field; INVALID_UTF8_MARK in a string becomes raw 0xff 0xfe): rows that are broke
 server itself, such as a negative id or a null emp_code, for malformed-data tests.
 
 Control API (no auth, JSON): GET/POST /__sim/transactions, POST /__sim/generate,
-/__sim/delete, /__sim/reset_ids, /__sim/terminals, /__sim/employees, /__sim/config,
+/__sim/delete, /__sim/reset_ids, /__sim/terminals, /__sim/employees (a spec may carry
+"department": name, "area": [names], "resigned": "YYYY-MM-DD"), /__sim/departments,
+/__sim/areas, /__sim/config,
 /__sim/reset_stats, /__sim/reset, /__sim/revoke_tokens, /__sim/save; GET /__sim/stats,
-/__sim/config,
+/__sim/config, /__sim/personnel,
 /__sim/terminals, /__sim/employees.
 """
 
@@ -91,6 +95,8 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from operator import attrgetter
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import biotime_personnel as personnel
 
 DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 TRANSACTIONS = "/iclock/api/transactions/"
@@ -205,6 +211,7 @@ DEFAULT_CONFIG = {
     "insert_on_page": None,
     "faults": [],
 }
+DEFAULT_CONFIG.update(personnel.KNOBS)
 CHOICES = {
     "default_order": ("id", "-id", "insertion"),
     "auth_failure_status": (401, 403),
@@ -384,16 +391,13 @@ class Store:
         self.explicit_activity: set[str] = set()
         self.term_counts: collections.Counter = collections.Counter()
         self.employees: dict[str, dict] = {}
-        self.names: dict[tuple, int] = {}  # (kind, name) -> id of an area or department
+        self.personnel = personnel.Personnel()  # departments, areas, resignations
         self.version = 0
         self._cache: dict = {}
 
     def named_id(self, kind: str, name: str) -> int:
         """Stable small ids for areas and departments, allotted by first use."""
-        key = (kind, name)
-        if key not in self.names:
-            self.names[key] = 1 + sum(1 for k in self.names if k[0] == kind)
-        return self.names[key]
+        return self.personnel.named(kind, name)
 
     # ---- writes
 
@@ -498,17 +502,26 @@ class Store:
         code = spec.get("emp_code")
         if not isinstance(code, str) or not code:
             raise SimError("employee needs a non-empty string emp_code")
-        emp = self.employees.get(code)
-        if emp is None:
-            emp = default_employee(len(self.employees) + 1, code)
-            self.employees[code] = emp
+        emp = self.employees.get(code) or self.new_employee(code)
         for key, value in spec.items():
             if key == "department" and isinstance(value, str):
-                ident = self.named_id("department", value)
-                value = {"id": ident, "dept_code": str(ident), "dept_name": value}
-            if key != "id":
+                value = self.personnel.nested_dept(self.named_id("department", value))
+            if key == "area" and isinstance(value, list):
+                value = [self.personnel.nested_area(self.named_id("area", str(v)))
+                         if not isinstance(v, dict) else v for v in value]
+            if key == "resigned":  # a resignation date: resigned in BioTime already
+                self.personnel.resigns[self.personnel.next_resign] = {
+                    "id": self.personnel.next_resign, "employee": emp["id"],
+                    "resign_date": value, "resign_type": 1, "disableatt": True, "reason": ""}
+                self.personnel.next_resign += 1
+            elif key != "id":
                 emp[key] = value
         self.version += 1
+        return emp
+
+    def new_employee(self, code: str) -> dict:
+        ident = 1 + max((e["id"] for e in self.employees.values()), default=0)
+        emp = self.employees[code] = default_employee(ident, code)
         return emp
 
     # ---- reads
@@ -819,6 +832,7 @@ class Sim:
             "refreshes": self.counters["refreshes"],
             "deletes": self.counters["deletes"],
             "faults_fired": self.counters["faults_fired"],
+            "employee_deletes": self.store.personnel.deletes,
             "rows": len(self.store.rows),
             "next_id": self.store.next_id,
             "last_auth_header_kinds": list(self.auth_kinds),
@@ -961,6 +975,7 @@ class Sim:
                 "terminals": list(self.store.terminals.values()),
                 "explicit_activity": sorted(self.store.explicit_activity),
                 "employees": list(self.store.employees.values()),
+                "personnel": self.store.personnel.to_state(),
                 "tokens": self.tokens,
                 "jwt_secret": self.jwt_secret.hex(),
                 "config": {k: v for k, v in self.cfg.items() if k not in TRANSIENT_KNOBS},
@@ -981,6 +996,7 @@ class Sim:
         store.explicit_activity = set(state.get("explicit_activity", []))
         for emp in state.get("employees", []):
             store.employees[emp["emp_code"]] = emp
+        store.personnel.load_state(state.get("personnel", {}))
         for values in state.get("rows", []):
             store.add(Txn(*values))
         store.next_id = state.get("next_id", store.next_id)
@@ -1319,6 +1335,10 @@ class Handler(BaseHTTPRequestHandler):
             return html_answer(200, LOGIN_PAGE if path == "/login/" else
                                f"<!DOCTYPE html><html><head><title>{title}</title></head>"
                                f"<body><h1>{title}</h1></body></html>\n")
+        if personnel.known(path):
+            answer = self._personnel(path, query, body)
+            if answer is not None:
+                return answer
         resolved = self._resolve(path)
         if resolved is None:
             if not path.endswith("/") and self._resolve(path + "/") is not None:
@@ -1329,6 +1349,33 @@ class Handler(BaseHTTPRequestHandler):
             return denied
         prefix, ident = resolved
         return self._view(prefix, ident, query)
+
+    def _personnel(self, path: str, query: str, body: bytes):
+        """Personnel writes, departments, areas, resignations (biotime_personnel.py);
+        None for the reads the views below answer."""
+        sim = self.sim
+        if path.startswith(personnel.RESIGNS) and not sim.cfg["resign_api"]:
+            return self._unknown_path(path)  # URL resolution comes before auth
+        denied = self._authorize(path)
+        if denied is not None:
+            return denied
+        try:
+            data = json.loads(body.decode("utf-8")) if body else {}
+        except ValueError as exc:
+            return json_answer(400, {"detail": f"JSON parse error - {exc}"})
+        params = parse_qs(query, keep_blank_values=True)
+        with sim.lock:
+            result = personnel.route(self, path, self.command, data, params)
+            if result is None:
+                return None
+            if result == personnel.UNUSABLE:
+                return self._unknown_path(path)
+            if result[0] == "page":
+                rows = result[2]
+                return self._envelope_answer(self._page(result[1], query, params, len(rows),
+                                                        lambda a, b: rows[a:b], dict))
+            status, obj = result
+        return Answer(204, b"", JSON_TYPE) if obj is None else json_answer(status, obj)
 
     @staticmethod
     def _resolve(path: str):
@@ -1442,7 +1489,7 @@ class Handler(BaseHTTPRequestHandler):
     def _employees(self, query: str, params: dict) -> Answer:
         sim = self.sim
         with sim.lock:
-            emps = sorted(sim.store.employees.values(), key=lambda e: e["id"])
+            emps = personnel.listed_employees(sim)
             for key, contains in (("emp_code", False), ("emp_code_icontains", True),
                                   ("first_name", False), ("first_name_icontains", True),
                                   ("last_name", False), ("last_name_icontains", True)):
@@ -1761,6 +1808,9 @@ CONTROL = {
     "GET /__sim/terminals": lambda sim, data: {"terminals": [
         sim.store.render_terminal(t, False) for t in sim.store.terminals.values()]},
     "POST /__sim/employees": ctl_employees,
+    "POST /__sim/departments": personnel.ctl_coded,
+    "POST /__sim/areas": personnel.ctl_coded,
+    "GET /__sim/personnel": personnel.ctl_personnel,
     "GET /__sim/employees": lambda sim, data: {"employees": list(sim.store.employees.values())},
     "POST /__sim/config": ctl_config,
     "GET /__sim/config": ctl_get_config,

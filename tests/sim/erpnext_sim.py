@@ -1008,6 +1008,7 @@ def employee_meta():
               Field("gender", "Link", "Gender", options="Gender"),
               Field("date_of_birth", "Date", "Date of Birth"),
               Field("date_of_joining", "Date", "Date of Joining"),
+              Field("relieving_date", "Date", "Relieving Date"),
               Field("status", "Select", "Status", options="Active\nInactive\nSuspended\nLeft",
                     default="Active", reqd=1),
               Field("user_id", "Link", "User ID", options="User"),

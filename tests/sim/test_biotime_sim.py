@@ -285,6 +285,7 @@ class BioTimeSimTest(unittest.TestCase):
     # ---- routes
 
     def test_unknown_path_is_html_200_or_redirect(self):
+        self.sim.ctl("config", {"resign_api": False})  # BioTime 8.0 and 9.0
         status, headers, body = self.get("/personnel/api/resigns/")
         self.assertEqual(status, 200)
         self.assertTrue(headers["Content-Type"].startswith("text/html"))
@@ -458,6 +459,163 @@ class ProcessTest(unittest.TestCase):
             self.assertEqual(len(codes - {str(c) for c in range(1001, 1021)}), 2)
         finally:
             self.assertEqual(sim.stop(), 0)
+
+
+EMP = "/personnel/api/employees/"
+RESIGNS = "/personnel/api/resigns/"
+
+
+class PersonnelTest(unittest.TestCase):
+    """Personnel writes as shared/reference/biotime-personnel.md describes them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = SimProcess("--users", "erp_sync:secret")
+        status, _, data = cls.sim.request("POST", "/api-token-auth/",
+                                          {"username": "erp_sync", "password": "secret"})
+        cls.auth = {"Authorization": f"Token {data['token']}"}
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.sim.stop() != 0:
+            raise AssertionError("simulator exit status")
+
+    def setUp(self):
+        self.sim.ctl("reset", {})
+        self.sim.ctl("departments", {"departments": [{"dept_code": "OPS",
+                                                      "dept_name": "Operations"}]})
+        self.sim.ctl("areas", {"areas": [{"area_code": "DXB", "area_name": "Dubai"},
+                                         {"area_code": "AUH", "area_name": "Abu Dhabi"}]})
+        status, _, data = self.sim.request("POST", "/api-token-auth/",
+                                           {"username": "erp_sync", "password": "secret"})
+        self.auth = {"Authorization": f"Token {data['token']}"}
+
+    def call(self, method, path, body=None):
+        status, _, data = self.sim.request(method, path, body, headers=self.auth)
+        return status, data
+
+    def create(self, code="1042", **fields):
+        body = {"emp_code": code, "department": 2, "area": [2], "first_name": "Sara",
+                "last_name": "Ali"}
+        body.update(fields)
+        return self.call("POST", EMP, body)
+
+    def test_create_answers_bare_ids_and_reads_nested(self):
+        status, made = self.create()
+        self.assertEqual(status, 201)
+        self.assertEqual((made["department"], made["area"]), (2, [2]))
+        status, read = self.call("GET", f"{EMP}{made['id']}/")
+        self.assertEqual(read["department"], {"id": 2, "dept_code": "OPS",
+                                              "dept_name": "Operations"})
+        self.assertEqual(read["area"], [{"id": 2, "area_code": "DXB", "area_name": "Dubai"}])
+        status, page = self.call("GET", f"{EMP}?emp_code=1042")
+        self.assertEqual((page["count"], page["data"][0]["first_name"]), (1, "Sara"))
+
+    def test_refusals_are_drf_field_maps(self):
+        cases = [
+            ({"emp_code": "1"}, {"department": ["This field is required."],
+                                 "area": ["This field is required."]}),
+            ({"department": 99}, {"department": ['Invalid pk "99" - object does not exist.']}),
+            ({"area": []}, {"area": ["This list may not be empty."]}),
+            ({"area": [7]}, {"area": ['Invalid pk "7" - object does not exist.']}),
+            ({"first_name": "A" * 26}, {"first_name": [
+                "Ensure this field has no more than 25 characters."]}),
+        ]
+        for fields, errors in cases:
+            body = {"emp_code": "77", "department": 1, "area": [1]}
+            body.update(fields)
+            if fields == {"emp_code": "1"}:
+                body = fields
+            self.assertEqual(self.call("POST", EMP, body), (400, errors), fields)
+        self.assertEqual(self.create()[0], 201)
+        self.assertEqual(self.create(), (400, {"emp_code": [
+            "employee with this emp code already exists."]}))
+        self.assertEqual(self.call("POST", EMP, [1])[1], {"non_field_errors": [
+            "Invalid data. Expected a dictionary, but got list."]})
+
+    def test_patch_renames_and_put_needs_the_three_fields(self):
+        ident = self.create()[1]["id"]
+        status, _ = self.call("PATCH", f"{EMP}{ident}/", {"first_name": "Sarah"})
+        self.assertEqual(status, 200)
+        self.assertEqual(self.call("GET", f"{EMP}{ident}/")[1]["first_name"], "Sarah")
+        status, data = self.call("PUT", f"{EMP}{ident}/", {"first_name": "X"})
+        self.assertEqual((status, sorted(data)), (400, ["area", "department", "emp_code"]))
+
+    def test_area_write_replaces_the_list(self):
+        ident = self.create()[1]["id"]
+        self.call("PATCH", f"{EMP}{ident}/", {"area": [3]})
+        self.assertEqual([a["id"] for a in self.call("GET", f"{EMP}{ident}/")[1]["area"]], [3])
+
+    def test_emp_code_quirk_answers_success_and_keeps_the_old_code(self):
+        ident = self.create()[1]["id"]
+        self.sim.ctl("config", {"emp_code_editable": False})
+        status, answer = self.call("PATCH", f"{EMP}{ident}/", {"emp_code": "2042"})
+        self.assertEqual((status, answer["emp_code"]), (200, "2042"))
+        self.assertEqual(self.call("GET", f"{EMP}{ident}/")[1]["emp_code"], "1042")
+        self.sim.ctl("config", {"emp_code_editable": True})
+        self.call("PATCH", f"{EMP}{ident}/", {"emp_code": "2042"})
+        self.assertEqual(self.call("GET", f"{EMP}{ident}/")[1]["emp_code"], "2042")
+
+    def test_create_answer_without_id(self):
+        self.sim.ctl("config", {"write_answer_id": False})
+        status, made = self.create()
+        self.assertEqual(status, 201)
+        self.assertNotIn("id", made)
+
+    def test_departments_and_areas_are_paged_lists(self):
+        status, page = self.call("GET", "/personnel/api/areas/?page_size=2")
+        self.assertEqual((status, page["count"], len(page["data"])), (200, 3, 2))
+        self.assertIsNotNone(page["next"])
+        status, page = self.call("GET", "/personnel/api/departments/?dept_code=OPS")
+        self.assertEqual([d["id"] for d in page["data"]], [2])
+
+    def test_resign_list_duplicate_and_reinstate(self):
+        ident = self.create()[1]["id"]
+        body = {"employee": ident, "resign_date": "2026-12-31", "resign_type": 1,
+                "disableatt": True, "reason": "Left in ERPNext"}
+        status, made = self.call("POST", RESIGNS, body)
+        self.assertEqual(status, 201)
+        self.assertEqual(made["employee"]["emp_code"], "1042")
+        self.assertEqual(self.call("POST", RESIGNS, body), (400, {"employee": [
+            "resign with this employee already exists."]}))
+        self.assertEqual(self.call("POST", RESIGNS, {"employee": ident})[0], 400)
+        status, page = self.call("GET", f"{RESIGNS}?employee={ident}")
+        self.assertEqual([r["id"] for r in page["data"]], [made["id"]])
+        self.call("POST", RESIGNS + "reinstatement/", {"resigns": [made["id"]]})
+        self.assertEqual(self.call("GET", RESIGNS)[1]["count"], 0)
+
+    def test_resigned_people_can_leave_the_employee_list(self):
+        ident = self.create()[1]["id"]
+        self.call("POST", RESIGNS, {"employee": ident, "resign_date": "2026-12-31",
+                                    "resign_type": 1, "disableatt": True})
+        self.assertEqual(self.call("GET", EMP)[1]["count"], 1)
+        self.sim.ctl("config", {"resigned_in_list": False})
+        self.assertEqual(self.call("GET", EMP)[1]["count"], 0)
+
+    def test_without_the_resign_api_resigns_answer_an_html_page(self):
+        self.sim.ctl("config", {"resign_api": False})
+        for method in ("GET", "POST"):
+            status, headers, body = self.sim.request(method, RESIGNS + "?page_size=1",
+                                                     {} if method == "POST" else None,
+                                                     headers=self.auth, raw=True)
+            self.assertEqual(status, 200)
+            self.assertIn("text/html", headers["Content-Type"])
+            self.assertIn(b"Page not found", body)
+
+    def test_delete_is_counted(self):
+        ident = self.create()[1]["id"]
+        status, _, _ = self.sim.request("DELETE", f"{EMP}{ident}/", headers=self.auth, raw=True)
+        self.assertEqual(status, 204)
+        self.assertEqual(self.sim.request("GET", "/personnel/api/nothing/", raw=True)[0], 200)
+        self.assertEqual(self.sim.ctl("stats")["employee_deletes"], 1)
+
+    def test_control_api_seeds_resigned_employees_in_named_areas(self):
+        self.sim.ctl("employees", {"employees": [
+            {"emp_code": "5", "area": ["Dubai"], "resigned": "2026-01-31"}]})
+        pers = self.sim.ctl("personnel")
+        self.assertEqual(len(pers["resigns"]), 1)
+        status, page = self.call("GET", EMP)
+        self.assertEqual(page["data"][0]["area"][0]["area_code"], "DXB")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ static const kv base[] = {
     {"erpnext", "api_key", "\"key123\""},
     {"erpnext", "api_secret", "\"" SECRET_API "\""},
 };
-static const char *const groups[] = {"biotime", "erpnext", "sync", "log"};
+static const char *const groups[] = {"biotime", "erpnext", "sync", "log", "employees"};
 
 #define MAX_SET 3
 
@@ -500,6 +500,33 @@ static void test_locations_values_and_print(void **state) {
 }
 
 /* ---- values as the rest of the daemon sees them ---- */
+
+static void test_employees_group(void **state) {
+    const kv set[MAX_SET] = {{"employees", "push", "true"},
+                             {"employees", "department", "\"OPS\""},
+                             {"employees", "areas", "[\"DXB\", \"AUH\"]"}};
+    const kv bad[MAX_SET] = {{"employees", "areas", "[\"\"]"}};
+    bts_config *cfg;
+
+    (void)state;
+    write_conf((const kv[MAX_SET]){{0}}, NULL);
+    cfg = load_ok();
+    assert_false(cfg->employees.push); /* nothing is written to BioTime unless asked */
+    assert_true(cfg->employees.resign_leavers);
+    assert_string_equal(cfg->employees.department, "");
+    assert_int_equal(cfg->employees.n_areas, 0);
+    bts_config_free(cfg);
+    write_conf(set, NULL);
+    cfg = load_ok();
+    assert_true(cfg->employees.push);
+    assert_string_equal(cfg->employees.department, "OPS");
+    assert_int_equal(cfg->employees.n_areas, 2);
+    assert_string_equal(cfg->employees.areas[1], "AUH");
+    bts_config_free(cfg);
+    write_conf(bad, NULL);
+    load_fails();
+    assert_contains(err, "employees.areas");
+}
 
 static void test_urls_normalised(void **state) {
     const kv set[MAX_SET] = {{"biotime", "url", "\"http://10.0.0.5:8081/biotime//\""},
@@ -1036,6 +1063,7 @@ int main(void) {
         T(test_placeholders_refused),
         T(test_no_secrets_flag),
         T(test_instance_state_dir),
+        T(test_employees_group),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
