@@ -83,14 +83,17 @@ bool bts_employee_accepts_checkins(const bts_employee *e)
 }
 
 /* Compared exactly, as HRMS does: "inactive" is not Inactive to it either. */
-static bts_emp_status emp_status_of(const cJSON *st)
+bts_emp_status bts_employees_status_parse(const char *s)
 {
-    if (!cJSON_IsString(st) || !st->valuestring)
-        return BTS_EMP_OTHER;
-    for (size_t i = 0; i < BTS_ARRAY_SIZE(emp_status_names); i++)
-        if (i != BTS_EMP_OTHER && strcmp(st->valuestring, emp_status_names[i]) == 0)
+    for (size_t i = 0; s && i < BTS_ARRAY_SIZE(emp_status_names); i++)
+        if (i != BTS_EMP_OTHER && strcmp(s, emp_status_names[i]) == 0)
             return (bts_emp_status)i;
     return BTS_EMP_OTHER;
+}
+
+static bts_emp_status emp_status_of(const cJSON *st)
+{
+    return bts_employees_status_parse(cJSON_GetStringValue(st));
 }
 
 /* Reads one row; false when it lacks a usable code or name. */

@@ -200,16 +200,6 @@ int bts_roster_add_resigns(bts_roster *r, const cJSON *rows)
     return n;
 }
 
-static bts_emp_status status_of(const char *s)
-{
-    static const char *const names[] = {"Active", "Inactive", "Suspended", "Left"};
-
-    for (size_t i = 0; i < BTS_ARRAY_SIZE(names); i++)
-        if (strcmp(s, names[i]) == 0)
-            return (bts_emp_status)i;
-    return BTS_EMP_OTHER;
-}
-
 static int erp_row(const cJSON *row, const char *field, bts_erp_person *p)
 {
     memset(p, 0, sizeof(*p));
@@ -238,7 +228,7 @@ static int erp_row(const cJSON *row, const char *field, bts_erp_person *p)
             return BTS_ENOMEM;
         }
     }
-    p->st = status_of(p->status);
+    p->st = bts_employees_status_parse(p->status);
     return 1;
 }
 

@@ -23,6 +23,8 @@ typedef struct {
 
 /* "Active", "Suspended", "Left", "Inactive", or "" for BTS_EMP_OTHER. */
 const char *bts_employees_status_str(bts_emp_status s);
+/* Employee.status text to the enum (NULL or an unknown value: BTS_EMP_OTHER). */
+bts_emp_status bts_employees_status_parse(const char *s);
 /* HRMS's rule: may this employee get a checkin? Every status but Inactive. */
 bool bts_employee_accepts_checkins(const bts_employee *e);
 

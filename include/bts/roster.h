@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include "bts/common.h"
+#include "bts/employees.h"
 
 typedef struct {
     int64_t id;          /* BioTime's pk: every write names it */
@@ -16,10 +17,6 @@ typedef struct {
     int64_t *areas;      /* area ids */
     size_t n_areas;
 } bts_bt_person;
-
-typedef enum {
-    BTS_EMP_ACTIVE, BTS_EMP_INACTIVE, BTS_EMP_SUSPENDED, BTS_EMP_LEFT, BTS_EMP_OTHER,
-} bts_emp_status;
 
 typedef struct {
     char *name;          /* HR-EMP-00042 */
