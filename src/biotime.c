@@ -21,7 +21,49 @@ struct bts_biotime {
     time_t renew_at;          /* log in again from then on */
     int64_t refused_until_ms; /* no login attempt before this (after a refused password) */
     char refused_reason[256];
+    bts_pace_retry_fn retry;
+    void *retry_ud;
 };
+
+void bts_biotime_set_retry(bts_biotime *b, bts_pace_retry_fn fn, void *ud)
+{
+    b->retry = fn;
+    b->retry_ud = ud;
+}
+
+/* What a response means to the pace: transient (5xx, 429, no answer) or an answer. */
+static bts_pace_answer pace_answer(const bts_http_response *resp)
+{
+    bool transient = bts_http_is_transient(resp) && !resp->tls_refused;
+    return (bts_pace_answer){.rc = transient ? BTS_ETRANSIENT : 0, .status = resp->status,
+                             .timed_out = resp->timed_out,
+                             .retry_after_s = resp->retry_after_s};
+}
+
+/* One request, asked again while the retry hook says so (BioTime GETs and logins are
+ * idempotent). Returns 0 with the last response, or BTS_ESTOP/BTS_ENOMEM. */
+static int perform(bts_biotime *b, const bts_http_request *req, const char *what,
+                   bts_http_response *resp)
+{
+    for (unsigned attempt = 1;; attempt++) {
+        int r = bts_http_perform(b->http, req, resp);
+        if (r < 0 || !b->retry)
+            return r;
+        bts_pace_answer a = pace_answer(resp);
+        char line[512];
+        if (resp->status)
+            snprintf(line, sizeof(line), "BioTime %s: server answered HTTP %ld", what,
+                     resp->status);
+        else
+            snprintf(line, sizeof(line), "BioTime %s: %s", what, resp->error);
+        int64_t delay = b->retry(b->retry_ud, &a, attempt, line);
+        if (delay < 0)
+            return 0;
+        bts_http_response_clear(resp);
+        if (bts_http_sleep(delay) < 0)
+            return BTS_ESTOP;
+    }
+}
 
 static const char *const server_field[] = {"SERVER=biotime", NULL};
 
@@ -201,7 +243,7 @@ static int login_request(bts_biotime *b)
         return BTS_ENOMEM;
     bts_http_request req = {.method = "POST", .url = url, .body = body};
     bts_http_response resp;
-    int r = bts_http_perform(b->http, &req, &resp);
+    int r = perform(b, &req, "login", &resp);
     explicit_bzero(body, strlen(body));
     free(body);
     if (r == 0)
@@ -242,7 +284,7 @@ static int get_json(bts_biotime *b, const char *path_query, bts_http_response *r
         if (r < 0)
             return r;
         bts_http_request req = {.method = "GET", .url = url, .auth = b->auth};
-        if ((r = bts_http_perform(b->http, &req, resp)) < 0)
+        if ((r = perform(b, &req, path_query, resp)) < 0)
             return r;
         if (resp->status != 401 && resp->status != 403)
             return 0;
@@ -467,10 +509,21 @@ static void page_request_done(void *ud, bts_http_response *resp)
     } else if (resp) {
         r = page_answer(q->b, resp, what, &page);
     }
+    if (resp && r < 0) { /* what the caller needs to retry it well */
+        page.status = resp->status;
+        page.timed_out = resp->timed_out;
+        page.retry_after_s = resp->retry_after_s;
+    }
     q->fn(q->ud, r, &page);
     bts_page_clear(&page);
     free(q->extra);
     free(q);
+}
+
+bts_pace_answer bts_biotime_page_outcome(int rc, const bts_page *page)
+{
+    return (bts_pace_answer){.rc = rc, .status = page->status, .timed_out = page->timed_out,
+                             .retry_after_s = rc < 0 ? page->retry_after_s : -1};
 }
 
 int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t page,

@@ -11,9 +11,10 @@
 #include "bts/http.h"
 #include "bts/log.h"
 #include "bts/notify.h"
+#include "bts/pace.h"
 #include "bts/state.h"
 
-#define ONCE_MAX_RETRIES 6 /* failures in a row; with the backoff under a minute */
+#define ONCE_STALL_MS BTS_PACE_OUTAGE_MS /* --once gives up when nothing moved for this long */
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define WAIT_SLICE_MS 5000 /* wake at least this often to ping the watchdog */
@@ -196,15 +197,21 @@ int bts_daemon_run(bts_config **cfg)
     return BTS_EXIT_OK;
 }
 
+/* Did the cycle move anything: the cursor, or records written? */
+static bool moved(const bts_cycle *c, int64_t cursor_before, int64_t cursor_after)
+{
+    return cursor_after > cursor_before || c->unparked || c->checkins || c->device_logs;
+}
+
 int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
 {
     bts_sync *s = NULL;
     bts_backoff bo;
-    unsigned retries = 0;
     int r = bts_sync_new(cfg, opt, &s);
     if (r < 0)
         return bts_daemon_exit_code(r);
     bts_backoff_init(&bo, BACKOFF_BASE_MS / 2, 15000, bts_backoff_random, NULL);
+    int64_t moved_ms = bts_now_ms();
     for (;;) {
         bts_cycle c;
         int64_t cursor = bts_sync_state(s)->last_id;
@@ -218,10 +225,11 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
             bts_err("sync failed: %s", c.error_text);
             break;
         }
-        if (bts_sync_state(s)->last_id > cursor || c.unparked)
-            retries = 0; /* progress: only failures in a row count against giving up */
-        if (r < 0 && ++retries > ONCE_MAX_RETRIES) {
-            bts_err("giving up for now, records are still waiting: %s", c.error_text);
+        if (moved(&c, cursor, bts_sync_state(s)->last_id))
+            moved_ms = bts_now_ms(); /* failures do not count while records move */
+        if (r < 0 && bts_now_ms() - moved_ms >= ONCE_STALL_MS) {
+            bts_err("giving up for now: nothing has moved for %d s and records are still "
+                    "waiting: %s", ONCE_STALL_MS / 1000, c.error_text);
             break;
         }
         if (r < 0) {

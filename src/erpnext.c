@@ -11,7 +11,15 @@ struct bts_erpnext {
     const bts_erpnext_config *cfg;
     bts_http *http;
     char *auth;  /* "token key:secret"; secret */
+    bts_pace_retry_fn retry;
+    void *retry_ud;
 };
+
+void bts_erpnext_set_retry(bts_erpnext *e, bts_pace_retry_fn fn, void *ud)
+{
+    e->retry = fn;
+    e->retry_ud = ud;
+}
 
 int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret)
 {
@@ -72,6 +80,7 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     if (resp->tls_refused)
         err->cls = BTS_FE_AUTH;
     err->retry_after_s = resp->retry_after_s;
+    err->timed_out = resp->timed_out;
     if (err->cls == BTS_FE_NONE) {
         cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len)
                                              : NULL;
@@ -98,19 +107,51 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     }
 }
 
-static int request(bts_erpnext *e, const char *method, const char *path_query, const char *body,
-                   cJSON **ret_json, bts_frappe_error *err)
+static int request_once(bts_erpnext *e, const char *method, const char *url, const char *body,
+                        cJSON **ret_json, bts_frappe_error *err)
 {
-    char url[4096];
     bts_http_response resp;
-    if ((size_t)snprintf(url, sizeof(url), "%s%s", e->cfg->url, path_query) >= sizeof(url))
-        return BTS_EINVAL;
     bts_http_request req = {.method = method, .url = url, .body = body, .auth = e->auth};
     int r = bts_http_perform(e->http, &req, &resp);
     if (r == 0)
         r = answer(&resp, ret_json, err);
     bts_http_response_clear(&resp);
     return r;
+}
+
+/* What the retry hook says about an answer: a delay before asking again, or -1. Every
+ * ERPNext request is idempotent or guarded by a duplicate rule, so asking again is safe. */
+static int64_t retry_delay(bts_erpnext *e, int r, const bts_frappe_error *err,
+                           unsigned attempt, const char *method, const char *path_query)
+{
+    char what[900], line[600];
+    if (!e->retry || r == BTS_ESTOP)
+        return -1;
+    bts_pace_answer a = {.rc = r, .status = err->status, .timed_out = err->timed_out,
+                         .retry_after_s = err->retry_after_s};
+    bts_frappe_error_format(err, line, sizeof(line));
+    snprintf(what, sizeof(what), "ERPNext %s %.200s: %s", method, path_query, line);
+    return e->retry(e->retry_ud, &a, attempt, what);
+}
+
+static int request(bts_erpnext *e, const char *method, const char *path_query, const char *body,
+                   cJSON **ret_json, bts_frappe_error *err)
+{
+    char url[4096];
+    bts_frappe_error local;
+    if (!err)
+        err = &local;
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", e->cfg->url, path_query) >= sizeof(url))
+        return BTS_EINVAL;
+    for (unsigned attempt = 1;; attempt++) {
+        memset(err, 0, sizeof(*err));
+        int r = request_once(e, method, url, body, ret_json, err);
+        int64_t delay = retry_delay(e, r, err, attempt, method, path_query);
+        if (delay < 0)
+            return r;
+        if (bts_http_sleep(delay) < 0)
+            return BTS_ESTOP;
+    }
 }
 
 /* Takes the named member out of a parsed answer; a 2xx answer without it is not one we

@@ -14,7 +14,7 @@ void bts_pace_init(bts_pace *p, unsigned window_max, size_t batch_max, bts_rando
     bts_backoff_init(&p->retry, BTS_PACE_RETRY_BASE_MS, BTS_PACE_RETRY_CAP_MS, rnd, ud);
 }
 
-void bts_pace_start(bts_pace *p, int64_t now_ms)
+void bts_pace_alive(bts_pace *p, int64_t now_ms)
 {
     p->last_ok_ms = now_ms;
 }

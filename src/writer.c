@@ -546,24 +546,9 @@ int bts_writer_batch_start(bts_writer *w, bts_phase *p, size_t start, size_t len
     return r;
 }
 
-/* A batch that timed out is smaller next time (ERPNext's workers have a time limit); the
- * size grows back after batches that went through. */
-static void adapt_batch_size(bts_writer *w, int rc, const bts_frappe_error *err, size_t len)
-{
-    size_t full = (size_t)w->cfg->erpnext.batch_size;
-    if (rc == BTS_ETRANSIENT && (err->status == 0 || err->status == 504) && len > 1) {
-        w->batch_limit = len / 2;
-        bts_notice("ERPNext did not answer a batch of %zu in time: using batches of %zu", len,
-                   w->batch_limit);
-    } else if (rc == 0 && w->batch_limit && w->batch_limit < full) {
-        w->batch_limit = w->batch_limit * 2 < full ? w->batch_limit * 2 : full;
-    }
-}
-
 int bts_writer_batch_answer(bts_writer *w, bts_phase *p, size_t start, size_t len, int rc,
                             const cJSON *names, const bts_frappe_error *err)
 {
-    adapt_batch_size(w, rc, err, len);
     if (rc == 0)
         return p->accepted(w, p, start, len, names);
     if (rc != BTS_EPERM || err->cls == BTS_FE_WRONG_SITE)

@@ -6,6 +6,7 @@
 #include "bts/config.h"
 #include "bts/frappe_error.h"
 #include "bts/http.h"
+#include "bts/pace.h"
 
 typedef struct bts_erpnext bts_erpnext;
 
@@ -15,6 +16,10 @@ typedef struct bts_erpnext bts_erpnext;
 int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret);
 void bts_erpnext_free(bts_erpnext *e);
 uint64_t bts_erpnext_request_count(const bts_erpnext *e);
+
+/* Synchronous calls ask fn after each answer whether to ask again (NULL: never). The
+ * asynchronous ones leave that to their caller. */
+void bts_erpnext_set_retry(bts_erpnext *e, bts_pace_retry_fn fn, void *ud);
 
 /* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);

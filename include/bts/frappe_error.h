@@ -25,6 +25,7 @@ typedef struct {
     char message[512];      /* HTML stripped, one line */
     char checkin_name[140]; /* for BTS_FE_DUPLICATE_LOG: the existing checkin */
     long retry_after_s;
+    bool timed_out;         /* no answer came within the timeout */
 } bts_frappe_error;
 
 /* Decodes status + body (which may be NULL, HTML or JSON). Never fails. */

@@ -41,10 +41,16 @@ typedef struct {
     bts_backoff retry;     /* delays per attempt; its own attempt count is unused */
 } bts_pace;
 
+/* Asked by a client after each synchronous request (set by the sync, the one place that
+ * decides what is retried): the delay before asking again, or -1 to return the answer.
+ * what: the request and how it failed, for the journal. */
+typedef int64_t (*bts_pace_retry_fn)(void *ud, const bts_pace_answer *a, unsigned attempt,
+                                     const char *what);
+
 void bts_pace_init(bts_pace *p, unsigned window_max, size_t batch_max, bts_random_fn rnd,
                    void *ud);
-/* A run starts: the outage clock starts now. */
-void bts_pace_start(bts_pace *p, int64_t now_ms);
+/* Something was answered, or a run starts: the outage clock starts again now. */
+void bts_pace_alive(bts_pace *p, int64_t now_ms);
 
 bts_pace_verdict bts_pace_classify(const bts_pace_answer *a);
 
