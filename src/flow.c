@@ -176,7 +176,8 @@ static int settle(bts_flow *f, job *j, int rc, const cJSON *message, const bts_f
     if (j->kind == JOB_LOOKUP)
         return bts_writer_lookup_answer(f->w, u->rows.items, u->rows.n, rc, message, err,
                                         f->counts);
-    int r = bts_writer_batch_answer(f->w, &u->phase, j->start, j->len, rc, message, err);
+    int r = bts_writer_batch_answer(f->w, &u->phase, j->start, j->len, rc, message, err,
+                                    j->failures > 0);
     if (r != 1)
         return r;
     size_t half = j->len / 2; /* refused as a whole: each half on its own, first half first */
@@ -513,8 +514,8 @@ int bts_flow_run(bts_flow *f, bts_flow_reader *rd)
         pump(f);
         retire(f);
         if (f->in_flight == 0 && !(rd && rd->busy) &&
-            (f->error || next_due(f, rd) == INT64_MAX))
-            break; /* nothing on its way: all written, or an error stopped the flow */
+            (f->error || (next_due(f, rd) == INT64_MAX && (!rd || rd->done))))
+            break; /* nothing on its way: all read and written, or an error stopped it */
         if (bts_http_loop_run(f->w->loop, wait_ms(f, rd, now)) == BTS_ESTOP) {
             flow_fail(f, BTS_ESTOP);
             bts_http_loop_cancel(f->w->loop); /* every owner hears it; nothing is left */

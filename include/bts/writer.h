@@ -60,6 +60,8 @@ struct bts_phase {
     int (*accepted)(bts_writer *w, bts_phase *p, size_t start, size_t len, const cJSON *names);
     /* a single document ERPNext refused for good: park, link or reduce it */
     int (*refused)(bts_writer *w, bts_item *it, const bts_frappe_error *err);
+    /* a resent batch refused as a duplicate: 1 when ERPNext holds all of it (settled) */
+    int (*confirm)(bts_writer *w, bts_phase *p, size_t start, size_t len);
     bts_write_counts *counts;
 };
 
@@ -90,9 +92,11 @@ int bts_writer_batch_start(bts_writer *w, bts_phase *p, size_t start, size_t len
  * one once the flow has stopped asking again). A batch sent again after its first answer
  * was lost may have been committed then: it comes back refused as a whole as a duplicate
  * (insert_many is all or nothing), is split, and each record is settled by the duplicate
- * rule (409 Device Log, 417 checkin "same timestamp"), so nothing is written twice. */
+ * rule (409 Device Log, 417 checkin "same timestamp"), so nothing is written twice; when
+ * resent is set (an earlier try of this batch got no answer), one list request first checks
+ * whether ERPNext holds the whole batch, which settles it without the split. */
 int bts_writer_batch_answer(bts_writer *w, bts_phase *p, size_t start, size_t len, int rc,
-                            const cJSON *names, const bts_frappe_error *err);
+                            const cJSON *names, const bts_frappe_error *err, bool resent);
 
 /* Parked punches whose checkin now exists: point their Device Logs (txn.raw "name") at it. */
 int bts_writer_link_parked(bts_writer *w, bts_item *items, size_t n);

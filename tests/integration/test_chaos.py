@@ -3,7 +3,6 @@
 the end compare ERPNext with BioTime record by record. Size from BTS_CHAOS_PUNCHES and
 BTS_CHAOS_KILLS."""
 
-import collections
 import os
 import random
 import signal
@@ -21,31 +20,6 @@ KILLS = int(os.environ.get("BTS_CHAOS_KILLS", "20"))
 @unittest.skipIf(UNDER_WRAPPER, "kill -9 leaves nothing for valgrind to check, and under it "
                  "the daemon is too slow to write between kills")
 class Chaos(SyncTest):
-    def count_losses(self):
-        """(lost, duplicated): BioTime rows without their records, records twice."""
-        rows = self.bt_rows()
-        logs = self.device_logs()
-        checkins = self.checkins()
-        emps = self.mapped_codes()
-        per_id = collections.Counter(l["id"] for l in logs)
-        per_checkin = collections.Counter(l.get("employee_check_in") for l in logs
-                                          if int(l.get("synced") or 0) == 1)
-        names = {c["name"] for c in checkins}
-        lost = duplicated = 0
-        for row in rows:
-            log_count = per_id.get(str(row["id"]), 0)
-            lost += log_count == 0
-            duplicated += max(0, log_count - 1)
-        for log in logs:
-            emp = emps.get(log["emp_code"])
-            if emp and int(log["synced"]) != 1:
-                lost += 1
-            elif int(log["synced"]) == 1 and log["employee_check_in"] not in names:
-                lost += 1
-        duplicated += sum(1 for n in names if per_checkin.get(n, 0) == 0)
-        duplicated += sum(c - 1 for c in per_checkin.values() if c > 1)
-        return lost, duplicated
-
     def test_kill_9_at_random_moments_loses_nothing_and_writes_nothing_twice(self):
         rnd = random.Random(int(os.environ.get("BTS_CHAOS_SEED", "42")))
         self.generate(PUNCHES, late_fraction=0.2)

@@ -1,0 +1,70 @@
+"""The storm of issue 13: 1,500 punches wait (page_size 100) while ERPNext answers like a
+busy site (deadlocks, 502/503 while gunicorn restarts, dropped connections before and after
+the commit, 429 bursts with Retry-After) and BioTime like a struggling one (HTML 500s,
+resets, 429s, stalls), with --once run again whenever it exits 75. At least 90% of the
+punches must arrive while the storm lasts, and once it stops the result must be exactly
+once, compared with BioTime record by record. Before issue 13 none arrived during the storm.
+Size from BTS_STORM_PUNCHES and BTS_STORM_SECONDS (the issue used 300 s)."""
+
+import os
+import subprocess
+import sys
+import time
+
+from harness import EXIT_OK, EXIT_TEMPFAIL, SyncTest, main, storm
+
+PUNCHES = int(os.environ.get("BTS_STORM_PUNCHES", "1500"))
+STORM_S = float(os.environ.get("BTS_STORM_SECONDS", "60"))
+
+
+class Storm(SyncTest):
+    def storm_config(self):
+        self.config_path = self.write_config(biotime={"page_size": 100, "timeout": 10},
+                                             erpnext={"batch_size": 100, "connections": 4,
+                                                      "timeout": 10})
+        self.erp.config(cost_model="frappe")  # a real site's service times: not instant
+
+    def delivered(self):
+        return sum(1 for l in self.device_logs() if int(l.get("synced") or 0) == 1)
+
+    def once_until(self, deadline):
+        """Runs --once again whenever it exits 75, until everything is delivered or the
+        deadline; returns the exit codes seen."""
+        codes = []
+        while time.time() < deadline and self.delivered() < PUNCHES:
+            p = self.start_daemon("--once")
+            while p.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            if p.poll() is None:
+                self.stop_daemon(p)  # the storm is over: measure what it delivered
+                break
+            self.outputs.append(self.output_of(p))
+            codes.append(p.returncode)
+            self.assertIn(p.returncode, (EXIT_OK, EXIT_TEMPFAIL), self.output_of(p)[-3000:])
+        return codes
+
+    def test_a_storm_of_transient_faults_delays_delivery_but_does_not_stop_it(self):
+        self.generate(PUNCHES)
+        self.storm_config()
+        storm(self.bt, self.erp)
+        started = time.time()
+        codes = self.once_until(started + STORM_S)
+        during = self.delivered()
+        seconds = time.time() - started
+        fired = (self.bt.get("/__sim/stats")["faults_fired"],
+                 self.erp.get("/__sim/stats")["faults_fired"])
+        storm(self.bt, self.erp, on=False)
+        self.once(timeout=300)
+        lost, duplicated = self.count_losses()
+        print("\nstorm: %d of %d punches delivered during the storm (%.0f%%) in %.0f s; "
+              "--once exits %s; faults fired: BioTime %d, ERPNext %d; afterwards lost=%d "
+              "duplicated=%d" % (during, PUNCHES, 100.0 * during / PUNCHES, seconds, codes,
+                                 fired[0], fired[1], lost, duplicated), file=sys.stderr)
+        self.assertGreater(min(fired), 0, "the storm never blew")
+        self.assertGreaterEqual(during, 0.9 * PUNCHES, "too little delivered during the storm")
+        self.assertEqual((lost, duplicated), (0, 0))
+        self.assert_exactly_once()
+
+
+if __name__ == "__main__":
+    main()
