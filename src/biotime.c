@@ -274,8 +274,10 @@ static bool relogin_possible(const bts_biotime_config *c)
     return c->auth == BTS_AUTH_JWT || (c->auth == BTS_AUTH_TOKEN && !*c->token);
 }
 
-/* GET path?query with the current credentials; on 401/403 logs in again once. */
-static int get_json(bts_biotime *b, const char *path_query, bts_http_response *resp)
+/* GET path?query with the current credentials; on 401/403 logs in again once. what names
+ * the request for the journal ("transactions page 3"). */
+static int get_json(bts_biotime *b, const char *path_query, const char *what,
+                    bts_http_response *resp)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s%s", b->cfg->url, path_query);
@@ -284,7 +286,7 @@ static int get_json(bts_biotime *b, const char *path_query, bts_http_response *r
         if (r < 0)
             return r;
         bts_http_request req = {.method = "GET", .url = url, .auth = b->auth};
-        if ((r = perform(b, &req, path_query, resp)) < 0)
+        if ((r = perform(b, &req, what, resp)) < 0)
             return r;
         if (resp->status != 401 && resp->status != 403)
             return 0;
@@ -479,7 +481,7 @@ int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, co
     bts_http_response resp = {0};
     transactions_path(page, page_size, extra, pq, sizeof(pq), what, sizeof(what));
     memset(ret, 0, sizeof(*ret));
-    int r = get_json(b, pq, &resp);
+    int r = get_json(b, pq, what, &resp);
     if (r == 0)
         r = page_answer(b, &resp, what, ret);
     bts_http_response_clear(&resp);
@@ -560,7 +562,7 @@ int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows)
         bts_http_response resp;
         bts_page p;
         snprintf(pq, sizeof(pq), "/iclock/api/terminals/?page=%d&page_size=100", page);
-        if ((r = get_json(b, pq, &resp)) < 0)
+        if ((r = get_json(b, pq, "terminal list", &resp)) < 0)
             break;
         if ((r = check_response(b, &resp, "terminal list")) == 0)
             r = bts_biotime_parse_page(resp.body, resp.body_len, &p, err, sizeof(err));

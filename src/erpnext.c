@@ -122,7 +122,7 @@ static int request_once(bts_erpnext *e, const char *method, const char *url, con
 /* What the retry hook says about an answer: a delay before asking again, or -1. Every
  * ERPNext request is idempotent or guarded by a duplicate rule, so asking again is safe. */
 static int64_t retry_delay(bts_erpnext *e, int r, const bts_frappe_error *err,
-                           unsigned attempt, const char *method, const char *path_query)
+                           unsigned attempt, const char *what_request)
 {
     char what[900], line[600];
     if (!e->retry || r == BTS_ESTOP)
@@ -130,12 +130,13 @@ static int64_t retry_delay(bts_erpnext *e, int r, const bts_frappe_error *err,
     bts_pace_answer a = {.rc = r, .status = err->status, .timed_out = err->timed_out,
                          .retry_after_s = err->retry_after_s};
     bts_frappe_error_format(err, line, sizeof(line));
-    snprintf(what, sizeof(what), "ERPNext %s %.200s: %s", method, path_query, line);
+    snprintf(what, sizeof(what), "ERPNext %.200s: %s", what_request, line);
     return e->retry(e->retry_ud, &a, attempt, what);
 }
 
-static int request(bts_erpnext *e, const char *method, const char *path_query, const char *body,
-                   cJSON **ret_json, bts_frappe_error *err)
+/* what names the request for the journal ("Employee list"). */
+static int request(bts_erpnext *e, const char *what, const char *method, const char *path_query,
+                   const char *body, cJSON **ret_json, bts_frappe_error *err)
 {
     char url[4096];
     bts_frappe_error local;
@@ -146,7 +147,7 @@ static int request(bts_erpnext *e, const char *method, const char *path_query, c
     for (unsigned attempt = 1;; attempt++) {
         memset(err, 0, sizeof(*err));
         int r = request_once(e, method, url, body, ret_json, err);
-        int64_t delay = retry_delay(e, r, err, attempt, method, path_query);
+        int64_t delay = retry_delay(e, r, err, attempt, what);
         if (delay < 0)
             return r;
         if (bts_http_sleep(delay) < 0)
@@ -192,8 +193,10 @@ int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_fr
     char *body = cJSON_PrintUnformatted(doc);
     int r = BTS_ENOMEM;
     if (edt && body) {
+        char what[200];
         snprintf(path, sizeof(path), "/api/resource/%s", edt);
-        if ((r = request(e, "POST", path, body, &j, err)) == 0)
+        snprintf(what, sizeof(what), "%.150s insert", dt->valuestring);
+        if ((r = request(e, what, "POST", path, body, &j, err)) == 0)
             r = take_member(j, "data", ret_doc, err);
     }
     free(edt);
@@ -347,7 +350,9 @@ int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,
     char *body = r == 0 ? cJSON_PrintUnformatted(fields) : NULL;
     if (r == 0 && !body)
         r = BTS_ENOMEM;
-    if (r == 0 && (r = request(e, "PUT", path, body, &j, err)) == 0)
+    char what[400];
+    snprintf(what, sizeof(what), "%.150s %.150s update", doctype, name);
+    if (r == 0 && (r = request(e, what, "PUT", path, body, &j, err)) == 0)
         r = take_member(j, "data", ret_doc, err);
     free(body);
     return r;
@@ -359,7 +364,9 @@ int bts_erpnext_get(bts_erpnext *e, const char *doctype, const char *name, cJSON
     char path[1024];
     cJSON *j = NULL;
     int r = doc_path(doctype, name, path, sizeof(path));
-    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+    char what[400];
+    snprintf(what, sizeof(what), "%.150s %.150s", doctype, name);
+    if (r == 0 && (r = request(e, what, "GET", path, NULL, &j, err)) == 0)
         r = take_member(j, "data", ret_doc, err);
     return r;
 }
@@ -396,7 +403,9 @@ int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_jso
     if (r == 0 && (size_t)snprintf(path, sizeof(path), "/api/resource/%s?%s", edt, query) >=
                       sizeof(path))
         r = BTS_EINVAL;
-    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+    char what[200];
+    snprintf(what, sizeof(what), "%.150s list", doctype);
+    if (r == 0 && (r = request(e, what, "GET", path, NULL, &j, err)) == 0)
         r = take_member(j, "data", ret_rows, err);
     if (r == 0 && !cJSON_IsArray(*ret_rows)) {
         cJSON_Delete(*ret_rows);
@@ -416,7 +425,7 @@ int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, con
     if (args && !body)
         return BTS_ENOMEM;
     snprintf(path, sizeof(path), "/api/method/%s", dotted);
-    int r = request(e, method, path, body, &j, err);
+    int r = request(e, dotted, method, path, body, &j, err);
     if (r == 0)
         r = take_member(j, "message", ret_message, err);
     free(body);
@@ -431,7 +440,9 @@ int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *field
     cJSON *j = NULL;
     if (!body)
         return BTS_ENOMEM;
-    int r = request(e, "POST", "/api/method/frappe.client.get_list", body, &j, err);
+    char what[200];
+    snprintf(what, sizeof(what), "%.150s list", doctype);
+    int r = request(e, what, "POST", "/api/method/frappe.client.get_list", body, &j, err);
     free(body);
     return r < 0 ? r : checked_message(j, -1, ret_rows, err);
 }

@@ -133,7 +133,7 @@ static void test_aimd_window_and_batch_script(void **state)
     (void)state;
     bts_pace p;
     bts_pace_init(&p, 8, 80, rnd_const, &top);
-    bts_pace_start(&p, 0);
+    bts_pace_alive(&p, 0);
     for (size_t i = 0; i < BTS_ARRAY_SIZE(aimd_steps); i++) {
         const step *s = &aimd_steps[i];
         bts_pace_note(&p, s->a, s->len, s->sent_ms, s->now_ms);
@@ -161,7 +161,7 @@ static void test_outage_only_after_a_minute_without_an_answer(void **state)
     (void)state;
     bts_pace p;
     bts_pace_init(&p, 2, 10, rnd_const, &top);
-    bts_pace_start(&p, 1000);
+    bts_pace_alive(&p, 1000);
     assert_false(bts_pace_outage(&p, 1000 + BTS_PACE_OUTAGE_MS - 1));
     assert_true(bts_pace_outage(&p, 1000 + BTS_PACE_OUTAGE_MS));
     /* failures do not restart the clock; any answer does, a refusal included */
