@@ -21,6 +21,9 @@
 /* Pages held at once: one whose Device Logs are written, one whose checkins are, and the
  * next, looked up, so the checkin that follows is ready when the lock frees. */
 #define FLOW_MAX_UNITS 3
+/* ...and one more while a request waits for its retry: a page held up by a fault then
+ * does not hold up the checkins of the next one. */
+#define FLOW_RETRY_UNITS 1
 #define FLOW_WAIT_MS 1000
 
 typedef enum { STAGE_LOOKUP, STAGE_CHECKINS, STAGE_LOGS, STAGE_DONE } stage;
@@ -318,10 +321,11 @@ static job *pick(bts_flow *f)
     return queue_pop(&f->q[JOB_LOGS]);
 }
 
-static void pump(bts_flow *f)
+static void pump(bts_flow *f, int64_t now)
 {
     job *j;
-    while (!f->error && f->in_flight < f->w->pace.window && (j = pick(f))) {
+    while (!f->error && f->in_flight < f->w->pace.window &&
+           bts_pace_may_send(&f->w->pace, now) && (j = pick(f))) {
         int r = job_send(f, j);
         if (r < 0) {
             flow_fail(f, r);
@@ -467,17 +471,29 @@ static void feed(bts_flow *f, bts_flow_reader *rd, int64_t now)
     if (rd->due_ms) { /* a page to ask for again */
         if (now >= rd->due_ms && (rd->due_ms = 0, rd->again(rd) <= 0))
             rd->done = true;
-    } else if (f->n_units < FLOW_MAX_UNITS && rd->next(rd) <= 0) {
+    } else if (f->n_units < FLOW_MAX_UNITS + (f->waiting ? FLOW_RETRY_UNITS : 0) &&
+               rd->next(rd) <= 0) {
         rd->done = true;
     }
 }
 
 /* --- the run -------------------------------------------------------------------------- */
 
-/* The earliest time a retry is due (INT64_MAX: none waits). */
-static int64_t next_due(const bts_flow *f, const bts_flow_reader *rd)
+static bool queued(const bts_flow *f)
+{
+    for (job_kind k = JOB_LOOKUP; k < JOB_KINDS; k++)
+        if (f->q[k].head)
+            return true;
+    return false;
+}
+
+/* The earliest time a retry is due, or requests held by a Retry-After may go (INT64_MAX:
+ * nothing waits for its time). */
+static int64_t next_due(const bts_flow *f, const bts_flow_reader *rd, int64_t now)
 {
     int64_t due = rd && rd->due_ms && !rd->done ? rd->due_ms : INT64_MAX;
+    if (!bts_pace_may_send(&f->w->pace, now) && queued(f) && f->w->pace.hold_ms < due)
+        due = f->w->pace.hold_ms;
     for (const job *j = f->waiting; j; j = j->next)
         if (j->due_ms < due)
             due = j->due_ms;
@@ -488,7 +504,7 @@ static int64_t next_due(const bts_flow *f, const bts_flow_reader *rd)
  * not a fault to ride out. */
 static void check_outage(bts_flow *f, const bts_flow_reader *rd, int64_t now)
 {
-    if (f->error || next_due(f, rd) == INT64_MAX || !bts_pace_outage(&f->w->pace, now))
+    if (f->error || next_due(f, rd, now) == INT64_MAX || !bts_pace_outage(&f->w->pace, now))
         return;
     snprintf(f->w->error, sizeof(f->w->error), "nothing was answered for %d s; the last "
              "failure: %.400s", BTS_PACE_OUTAGE_MS / 1000, f->last_fault);
@@ -497,7 +513,7 @@ static void check_outage(bts_flow *f, const bts_flow_reader *rd, int64_t now)
 
 static int wait_ms(const bts_flow *f, const bts_flow_reader *rd, int64_t now)
 {
-    int64_t due = next_due(f, rd);
+    int64_t due = next_due(f, rd, now);
     if (due == INT64_MAX || due - now >= FLOW_WAIT_MS)
         return FLOW_WAIT_MS;
     return due > now ? (int)(due - now) : 1;
@@ -511,10 +527,10 @@ int bts_flow_run(bts_flow *f, bts_flow_reader *rd)
         check_outage(f, rd, now);
         feed(f, rd, now);
         promote(f, now);
-        pump(f);
+        pump(f, now);
         retire(f);
         if (f->in_flight == 0 && !(rd && rd->busy) &&
-            (f->error || (next_due(f, rd) == INT64_MAX && (!rd || rd->done))))
+            (f->error || (next_due(f, rd, now) == INT64_MAX && (!rd || rd->done))))
             break; /* nothing on its way: all read and written, or an error stopped it */
         if (bts_http_loop_run(f->w->loop, wait_ms(f, rd, now)) == BTS_ESTOP) {
             flow_fail(f, BTS_ESTOP);

@@ -77,10 +77,17 @@ bts_pace_verdict bts_pace_note(bts_pace *p, const bts_pace_answer *a, size_t len
             batch_grow(p);
     } else if (v == BTS_PACE_THROTTLED) {
         window_shrink(p, sent_ms, now_ms);
+        if (a->retry_after_s >= 0 && now_ms + a->retry_after_s * 1000 > p->hold_ms)
+            p->hold_ms = now_ms + a->retry_after_s * 1000;
     } else if (v == BTS_PACE_SLOW) {
         batch_shrink(p, len);
     }
     return v;
+}
+
+bool bts_pace_may_send(const bts_pace *p, int64_t now_ms)
+{
+    return now_ms >= p->hold_ms;
 }
 
 int64_t bts_pace_retry_delay(const bts_pace *p, unsigned attempt, long retry_after_s)

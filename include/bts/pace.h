@@ -38,6 +38,7 @@ typedef struct {
     size_t batch_max;      /* erpnext.batch_size */
     size_t batch;          /* documents per batch now, 1..batch_max */
     int64_t last_ok_ms;    /* the last answer, or the start of the run */
+    int64_t hold_ms;       /* a 429's Retry-After: send nothing new before then */
     bts_backoff retry;     /* delays per attempt; its own attempt count is unused */
 } bts_pace;
 
@@ -56,10 +57,14 @@ bts_pace_verdict bts_pace_classify(const bts_pace_answer *a);
 
 /* Settles the answer to a request sent at sent_ms with len documents (0: not a batch):
  * an answer restarts the outage clock and earns window and batch growth; a throttle halves
- * the window (once for all the requests sent before the last halving); a timeout halves
- * the batch below len. Returns the verdict. */
+ * the window (once for all the requests sent before the last halving) and holds every
+ * request for its Retry-After; a timeout halves the batch below len. Returns the verdict. */
 bts_pace_verdict bts_pace_note(bts_pace *p, const bts_pace_answer *a, size_t len,
                                int64_t sent_ms, int64_t now_ms);
+
+/* Whether a request may go out now: not while a 429's Retry-After runs (Frappe's limiter
+ * is site-wide, so every request sent then would only be refused too). */
+bool bts_pace_may_send(const bts_pace *p, int64_t now_ms);
 
 /* The delay before asking again after the attempt-th failure of one request (1 = the
  * first failure): uniform in [d/2, d], d = min(cap, base * 2^(attempt-1)), at least the

@@ -174,6 +174,29 @@ static void test_outage_only_after_a_minute_without_an_answer(void **state)
     assert_true(bts_pace_outage(&p, 50000 + BTS_PACE_OUTAGE_MS));
 }
 
+static void test_retry_after_holds_every_request_until_it_has_run(void **state)
+{
+    (void)state;
+    bts_pace p;
+    bts_pace_init(&p, 4, 10, rnd_const, &top);
+    assert_true(bts_pace_may_send(&p, 0));
+    bts_pace_note(&p, &throttled, 1, 0, 5000);          /* Retry-After: 1 */
+    assert_false(bts_pace_may_send(&p, 5000));
+    assert_false(bts_pace_may_send(&p, 5999));
+    assert_true(bts_pace_may_send(&p, 6000));
+    bts_pace_answer longer = {BTS_ETRANSIENT, 429, false, 3};
+    bts_pace_note(&p, &longer, 1, 0, 5500);             /* a longer one extends the hold */
+    assert_false(bts_pace_may_send(&p, 8499));
+    bts_pace_note(&p, &throttled, 1, 0, 5600);          /* a shorter one does not shorten it */
+    assert_false(bts_pace_may_send(&p, 8499));
+    assert_true(bts_pace_may_send(&p, 8500));
+    bts_pace_answer bare = {BTS_ETRANSIENT, 429, false, -1};
+    bts_pace_note(&p, &bare, 1, 9000, 9000);            /* no Retry-After: no hold */
+    assert_true(bts_pace_may_send(&p, 9000));
+    bts_pace_note(&p, &deadlock, 1, 9000, 9000);        /* other failures hold nothing */
+    assert_true(bts_pace_may_send(&p, 9000));
+}
+
 static void test_zero_sizes_are_taken_as_one(void **state)
 {
     (void)state;
@@ -193,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_aimd_window_and_batch_script),
         cmocka_unit_test(test_window_grows_back_to_connections_and_no_further),
         cmocka_unit_test(test_outage_only_after_a_minute_without_an_answer),
+        cmocka_unit_test(test_retry_after_holds_every_request_until_it_has_run),
         cmocka_unit_test(test_zero_sizes_are_taken_as_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
