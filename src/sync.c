@@ -32,8 +32,10 @@ static int64_t retry_request(void *ud, const bts_pace_answer *a, unsigned attemp
     if (v == BTS_PACE_OK || v == BTS_PACE_FAILED || bts_pace_outage(p, now))
         return -1;
     int64_t delay = bts_pace_retry_delay(p, attempt, a->retry_after_s);
+    bool erpnext = strncmp(what, "ERPNext", 7) == 0;
+    const char *fields[] = {erpnext ? "SERVER=erpnext" : "SERVER=biotime", NULL};
     snprintf(key, sizeof(key), "%.*s HTTP %ld", (int)strcspn(what, " "), what, a->status);
-    bts_log_limited(&s->retry_log, key, LOG_WARNING, NULL, "%s; retrying in %.1f s "
+    bts_log_limited(&s->retry_log, key, LOG_WARNING, fields, "%s; retrying in %.1f s "
                     "(attempt %u)", what, (double)delay / 1000.0, attempt + 1);
     return delay;
 }
