@@ -66,5 +66,19 @@ class Storm(SyncTest):
         self.assert_exactly_once()
 
 
+class OnceGivesUpOnlyWhenNothingMoves(SyncTest):
+    def test_once_rides_out_more_than_six_failed_cycles_within_a_minute(self):
+        """A proxy's login page instead of the Employee list cannot be retried in flight (it
+        is not an answer to trust), so each cycle fails at once; --once used to give up
+        after six such cycles in a row. It now gives up only after a minute without
+        progress (test_core covers that side), so the seventh failure is not the end."""
+        self.generate(30)
+        self.erp.config(faults=[{"path": "/api/resource/Employee", "method": "GET",
+                                 "kind": "html", "count": 7}])
+        rc, out, err = self.once(timeout=120)
+        self.assertEqual(self.erp.get("/__sim/stats")["faults_fired"], 7)
+        self.assert_exactly_once()
+
+
 if __name__ == "__main__":
     main()
