@@ -66,6 +66,46 @@ class Storm(SyncTest):
         self.assert_exactly_once()
 
 
+INSERT_MANY = "/api/method/frappe.client.insert_many"
+
+
+class DroppedConnections(SyncTest):
+    def insert_many_sizes(self):
+        return [r["docs"] for r in self.erp.get("/__sim/requests")["requests"]
+                if r["path"] == INSERT_MANY]
+
+    def test_a_dropped_connection_resends_the_same_batch_instead_of_halving_it(self):
+        self.config_path = self.write_config(erpnext={"batch_size": 40})
+        self.generate(120)
+        self.erp.config(faults=[{"path": INSERT_MANY, "kind": "drop", "count": 2}])
+        rc, out, err = self.once()
+        self.assertEqual(self.erp.get("/__sim/stats")["faults_fired"], 2)
+        self.assertNotIn("using batches of", err)  # only a timeout makes batches smaller
+        self.assertEqual(max(self.insert_many_sizes()), 40)
+        self.assert_exactly_once()
+
+    def resend_after_commit(self, skip):
+        """60 punches in one page and one batch per kind (the first checkin goes alone):
+        the skip-th insert_many is committed, then its connection dropped. insert_many is
+        all or nothing, so the resent batch comes back refused as a whole as a duplicate;
+        one list confirms it. Splitting it would cost about two requests per record."""
+        self.config_path = self.write_config(biotime={"page_size": 100},
+                                             erpnext={"batch_size": 100})
+        self.generate(60)
+        self.erp.config(faults=[{"path": INSERT_MANY, "kind": "drop_after_commit",
+                                 "count": 1, "skip": skip}])
+        self.once()
+        self.assertEqual(self.erp.get("/__sim/stats")["faults_fired"], 1)
+        self.assertEqual(len(self.insert_many_sizes()), 3, self.insert_many_sizes())
+        self.assert_exactly_once()
+
+    def test_a_checkin_batch_resent_after_a_drop_after_commit_is_confirmed_not_split(self):
+        self.resend_after_commit(skip=0)
+
+    def test_a_device_log_batch_resent_after_a_drop_after_commit_is_confirmed_not_split(self):
+        self.resend_after_commit(skip=1)
+
+
 class OnceGivesUpOnlyWhenNothingMoves(SyncTest):
     def test_once_rides_out_more_than_six_failed_cycles_within_a_minute(self):
         """A proxy's login page instead of the Employee list cannot be retried in flight (it
