@@ -259,18 +259,22 @@ static int phase_init(bts_phase *p, const bts_phase *kind, size_t n)
  * commit, say) and refused as a duplicate was written by that first try. One list request
  * confirms it, record by record, instead of splitting it down to single records. */
 
-/* [[field, "in", values]] appended to filters (values taken). */
+/* [field, "in", values] appended to filters; values are taken, even on failure. */
 static bool add_in(cJSON *filters, const char *field, cJSON *values)
 {
     cJSON *cond = cJSON_CreateArray();
-    if (!cond || !cJSON_AddItemToArray(filters, cond)) {
+    if (!cond || !cJSON_AddItemToArray(cond, cJSON_CreateString(field)) ||
+        !cJSON_AddItemToArray(cond, cJSON_CreateString("in")) ||
+        !cJSON_AddItemToArray(cond, values)) {
         cJSON_Delete(cond);
-        cJSON_Delete(values);
+        cJSON_Delete(values); /* not in cond: the last add is the one that failed */
         return false;
     }
-    return cJSON_AddItemToArray(cond, cJSON_CreateString(field)) &&
-           cJSON_AddItemToArray(cond, cJSON_CreateString("in")) &&
-           cJSON_AddItemToArray(cond, values);
+    if (!cJSON_AddItemToArray(filters, cond)) {
+        cJSON_Delete(cond); /* values with it */
+        return false;
+    }
+    return true;
 }
 
 /* The rows of doctype whose fields match the filters; NULL when the list failed (the
@@ -325,10 +329,10 @@ static const cJSON *find_checkin(const cJSON *rows, const cJSON *doc)
     return NULL;
 }
 
-/* 1 when ERPNext holds every checkin of the batch (their names taken), else 0. */
-static int checkins_confirm(bts_writer *w, bts_phase *p, size_t start, size_t len)
+/* [["employee", "in", ...], ["time", "in", ...]] for the batch's checkins, or NULL. */
+static cJSON *checkin_filters(const bts_phase *p, size_t start, size_t len)
 {
-    cJSON *emps = cJSON_CreateArray(), *times = cJSON_CreateArray(), *rows;
+    cJSON *emps = cJSON_CreateArray(), *times = cJSON_CreateArray();
     cJSON *filters = cJSON_CreateArray();
     bool ok = emps && times && filters;
     for (size_t i = 0; ok && i < len; i++) {
@@ -336,22 +340,40 @@ static int checkins_confirm(bts_writer *w, bts_phase *p, size_t start, size_t le
         ok = cJSON_AddItemToArray(emps, cJSON_CreateString(str_of(doc, "employee"))) &&
              cJSON_AddItemToArray(times, cJSON_CreateString(str_of(doc, "time")));
     }
-    ok = ok && add_in(filters, "employee", emps) && add_in(filters, "time", times);
-    if (!ok) { /* add_in took what it was given */
+    if (!ok) {
+        cJSON_Delete(emps);
+        cJSON_Delete(times);
         cJSON_Delete(filters);
-        return BTS_ENOMEM;
+        return NULL;
     }
-    rows = confirm_rows(w, "Employee Checkin", checkin_key_fields, filters);
-    for (size_t i = 0; rows && i < len; i++)
-        if (!find_checkin(rows, p->items[start + i]->checkin))
-            ok = false;
-    for (size_t i = 0; rows && ok && i < len; i++) {
+    if (!add_in(filters, "employee", emps)) { /* add_in takes what it is given */
+        cJSON_Delete(times);
+        cJSON_Delete(filters);
+        return NULL;
+    }
+    if (!add_in(filters, "time", times)) {
+        cJSON_Delete(filters);
+        return NULL;
+    }
+    return filters;
+}
+
+/* 1 when ERPNext holds every checkin of the batch (their names taken), else 0. */
+static int checkins_confirm(bts_writer *w, bts_phase *p, size_t start, size_t len)
+{
+    cJSON *filters = checkin_filters(p, start, len);
+    if (!filters)
+        return BTS_ENOMEM;
+    cJSON *rows = confirm_rows(w, "Employee Checkin", checkin_key_fields, filters);
+    bool ok = rows != NULL;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = find_checkin(rows, p->items[start + i]->checkin) != NULL;
+    for (size_t i = 0; ok && i < len; i++) {
         bts_item *it = p->items[start + i];
         bts_strlcpy(it->checkin_name, str_of(find_checkin(rows, it->checkin), "name"),
                     sizeof(it->checkin_name));
         p->counts->checkins++;
     }
-    ok = ok && rows;
     cJSON_Delete(rows);
     return ok ? 1 : 0;
 }
@@ -495,26 +517,27 @@ static int device_logs_accepted(bts_writer *w, bts_phase *p, size_t start, size_
     return 0;
 }
 
-static const char *const device_log_link_fields[] = {"employee_check_in", NULL};
+static const char *const device_log_link_fields[] = {"name", "employee_check_in", NULL};
 
 /* 1 when ERPNext holds every Device Log of the batch, naming our checkins, else 0. */
 static int device_logs_confirm(bts_writer *w, bts_phase *p, size_t start, size_t len)
 {
-    cJSON *names = names_of(w, p->items + start, len), *fields = NULL, *filters = NULL;
-    int r = names ? names_query(device_log_link_fields, names, &fields, &filters) : BTS_ENOMEM;
-    cJSON_Delete(names);
-    cJSON_Delete(fields);
-    if (r < 0)
-        return r;
-    cJSON *rows = confirm_rows(w, w->cfg->erpnext.device_log_doctype,
-                               (const char *const[]){"name", "employee_check_in", NULL},
+    cJSON *names = names_of(w, p->items + start, len), *filters = cJSON_CreateArray();
+    if (!names || !filters || !add_in(filters, "name", names)) { /* add_in takes names */
+        if (!filters)
+            cJSON_Delete(names);
+        cJSON_Delete(filters);
+        return BTS_ENOMEM;
+    }
+    cJSON *rows = confirm_rows(w, w->cfg->erpnext.device_log_doctype, device_log_link_fields,
                                filters);
     bool ok = rows != NULL;
     for (size_t i = 0; ok && i < len; i++) {
+        const bts_item *it = p->items[start + i];
         char name[160];
-        device_log_name(w, p->items[start + i], name, sizeof(name));
+        device_log_name(w, it, name, sizeof(name));
         const cJSON *row = find_row(rows, name);
-        ok = row && strcmp(str_of(row, "employee_check_in"), p->items[start + i]->checkin_name) == 0;
+        ok = row && strcmp(str_of(row, "employee_check_in"), it->checkin_name) == 0;
     }
     if (ok)
         p->counts->device_logs += len;
