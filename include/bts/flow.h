@@ -4,8 +4,9 @@
  *   device logs  insert_many batches naming the checkins,
  * with up to erpnext.connections requests in flight across units (fewer while ERPNext
  * throttles), while the reader fetches the next page on the same loop. A request that fails
- * for a transient reason is asked again on its own (pace.h). Units are acknowledged in the order they were pushed, so
- * the caller's cursor never passes a record ERPNext has not acknowledged. */
+ * for a transient reason is asked again on its own (pace.h). Units are acknowledged in the
+ * order they were pushed, so the caller's cursor never passes a record ERPNext has not
+ * acknowledged. */
 #ifndef BTS_FLOW_H
 #define BTS_FLOW_H
 

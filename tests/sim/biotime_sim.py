@@ -52,8 +52,9 @@ Only the first live fault matching a path is considered for a request: faults ar
 consumed in list order.  Chance rules (a storm, see chance.py) are tried first, each on its
 own: "probability": p hits that share of the matching requests, "burst": {"every": s,
 "for": t} every matching request in the first t seconds of each s-second period; the
-fault_seed knob (-1 = random, set with or before the faults) seeds their draws.  Transport kinds fire when the request arrives; data kinds
-fire on the next successful list page of that path.
+fault_seed knob (-1 = random, set with or before the faults) seeds their draws.
+Transport kinds fire when the request arrives; data kinds fire on the next successful
+list page of that path.
 
 A row posted to /__sim/transactions may carry "render": {field: value}: what the API
 shows for that field whatever the stored punch (any JSON value, "__missing__" drops the
