@@ -108,6 +108,24 @@ class DroppedConnections(SyncTest):
         self.resend_after_commit(skip=1)
 
 
+class Throttling(SyncTest):
+    def test_a_429_holds_every_request_for_its_retry_after(self):
+        """Frappe's rate limiter is site-wide: while a Retry-After runs, no request of any
+        kind is sent (each would only be refused too), then everything is delivered."""
+        self.config_path = self.write_config(biotime={"page_size": 20},
+                                             erpnext={"batch_size": 20, "connections": 4})
+        self.generate(200)
+        self.erp.config(faults=[{"path": INSERT_MANY, "kind": "status", "status": 429,
+                                 "retry_after": 2, "skip": 3, "count": 1}])
+        self.once()
+        requests = self.erp.get("/__sim/requests")["requests"]
+        [throttled] = [r for r in requests if r["status"] == 429]
+        later = [r["arrived"] for r in requests if r["arrived"] > throttled["done"]]
+        self.assertTrue(later, "nothing was sent after the 429")
+        self.assertGreaterEqual(min(later) - throttled["done"], 2.0)
+        self.assert_exactly_once()
+
+
 class OnceGivesUpOnlyWhenNothingMoves(SyncTest):
     def test_once_rides_out_more_than_six_failed_cycles_within_a_minute(self):
         """A proxy's login page instead of the Employee list cannot be retried in flight (it
