@@ -72,7 +72,8 @@ bts_pace_verdict bts_pace_note(bts_pace *p, const bts_pace_answer *a, size_t len
     bts_pace_verdict v = bts_pace_classify(a);
     if (v == BTS_PACE_OK) {
         p->last_ok_ms = now_ms;
-        window_grow(p);
+        if (sent_ms >= p->throttled_ms) /* answers to requests sent before a 429 earn nothing */
+            window_grow(p);
         if (len > 0 && a->rc == 0)
             batch_grow(p);
     } else if (v == BTS_PACE_THROTTLED) {

@@ -56,7 +56,8 @@ void bts_pace_alive(bts_pace *p, int64_t now_ms);
 bts_pace_verdict bts_pace_classify(const bts_pace_answer *a);
 
 /* Settles the answer to a request sent at sent_ms with len documents (0: not a batch):
- * an answer restarts the outage clock and earns window and batch growth; a throttle halves
+ * an answer restarts the outage clock and earns batch growth, and window growth when the
+ * request was sent after the last halving; a throttle halves
  * the window (once for all the requests sent before the last halving) and holds every
  * request for its Retry-After; a timeout halves the batch below len. Returns the verdict. */
 bts_pace_verdict bts_pace_note(bts_pace *p, const bts_pace_answer *a, size_t len,

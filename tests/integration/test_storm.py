@@ -126,6 +126,25 @@ class Throttling(SyncTest):
         self.assert_exactly_once()
 
 
+    def test_a_429_halves_the_requests_in_flight(self):
+        """After the hold, at most half the connections go at once (then one more per
+        window of answers), though more requests are waiting."""
+        self.config_path = self.write_config(biotime={"page_size": 20},
+                                             erpnext={"batch_size": 10, "connections": 4})
+        self.generate(300)
+        self.erp.config(latency_ms=300, workers=8, faults=[
+            {"path": INSERT_MANY, "kind": "status", "status": 429, "retry_after": 2,
+             "skip": 3, "count": 1}])
+        self.once(timeout=200)
+        requests = self.erp.get("/__sim/requests")["requests"]
+        [throttled] = [r for r in requests if r["status"] == 429]
+        # requests sent before the daemon read the 429 may arrive just after it
+        held = sorted(r["arrived"] for r in requests if r["arrived"] > throttled["done"] + 1)
+        first_wave = [t for t in held if t < held[0] + 0.1]
+        self.assertEqual(len(first_wave), 2, held[:6])
+        self.assert_exactly_once()
+
+
 class OnceGivesUpOnlyWhenNothingMoves(SyncTest):
     def test_once_rides_out_more_than_six_failed_cycles_within_a_minute(self):
         """A proxy's login page instead of the Employee list cannot be retried in flight (it

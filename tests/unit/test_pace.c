@@ -109,7 +109,8 @@ static const step aimd_steps[] = {
     {&throttled, 80, 40, 50, 2, 80},     /* sent after it: halved again */
     {&throttled, 80, 60, 70, 1, 80},
     {&throttled, 80, 80, 90, 1, 80},     /* never below one */
-    {&ok, 80, 100, 110, 2, 80},          /* one answer per request in flight: +1 */
+    {&ok, 80, 85, 95, 1, 80},            /* sent before the last halving: earns nothing */
+    {&ok, 80, 100, 110, 2, 80},          /* one answer per request allowed: +1 */
     {&ok, 80, 100, 111, 2, 80},
     {&ok, 80, 100, 112, 3, 80},
     {&dropped, 80, 120, 130, 3, 80},     /* a drop changes nothing: the same batch again */
