@@ -81,11 +81,24 @@ static void read_failed(scan_reader *sr, int r)
     sr->rd.done = true;
 }
 
+/* A page failed: 1 when the flow will ask for it again, else the error. */
+static int read_retry(scan_reader *sr, int rc, const bts_page *page)
+{
+    char what[64];
+    bts_pace_answer a = bts_biotime_page_outcome(rc, page);
+    snprintf(what, sizeof(what), "transactions page %lld", (long long)sr->page_no);
+    return bts_flow_read_failed(sr->flow, &sr->rd, &a, what);
+}
+
 static void on_page(void *ud, int rc, bts_page *page)
 {
     scan_reader *sr = ud;
     bts_rows rows;
     sr->rd.busy = false;
+    if (rc == 0)
+        bts_flow_read_ok(sr->flow, &sr->rd);
+    else if ((rc = read_retry(sr, rc, page)) == 1)
+        return; /* the flow asks again when its time comes */
     if (rc < 0 || (rc = map_page(sr->s, sr->c, page->rows, sr->page_no, &rows)) < 0) {
         read_failed(sr, rc);
         return;
@@ -99,21 +112,32 @@ static void on_page(void *ud, int rc, bts_page *page)
     bts_flow_push_take(sr->flow, &rows, sr->page_no, (int64_t)sr->read);
 }
 
-static int next(bts_flow_reader *rd)
+static int fetch(scan_reader *sr, int64_t page_no)
 {
-    scan_reader *sr = (scan_reader *)rd;
-    if (!sr->more || sr->page_no >= MAX_SCAN_PAGES)
-        return 0;
-    int r = bts_biotime_transactions_start(sr->s->bt, sr->s->loop, sr->page_no + 1,
+    int r = bts_biotime_transactions_start(sr->s->bt, sr->s->loop, page_no,
                                            sr->s->cfg->biotime.page_size, sr->query, on_page,
                                            sr);
     if (r < 0) {
         read_failed(sr, r);
         return r;
     }
-    sr->page_no++;
+    sr->page_no = page_no;
     sr->rd.busy = true;
     return 1;
+}
+
+static int next(bts_flow_reader *rd)
+{
+    scan_reader *sr = (scan_reader *)rd;
+    if (!sr->more || sr->page_no >= MAX_SCAN_PAGES)
+        return 0;
+    return fetch(sr, sr->page_no + 1);
+}
+
+static int again(bts_flow_reader *rd)
+{
+    scan_reader *sr = (scan_reader *)rd;
+    return fetch(sr, sr->page_no);
 }
 
 /* A page is written: show how far the scan is. */
@@ -130,7 +154,7 @@ int bts_sync_scan(bts_sync *s, bts_cycle *c, const char *query, bts_scan_page_fn
                   void *ud)
 {
     bts_write_counts wc = {0};
-    scan_reader sr = {.rd = {.next = next}, .s = s, .c = c, .wc = &wc, .query = query,
+    scan_reader sr = {.rd = {.next = next, .again = again}, .s = s, .c = c, .wc = &wc, .query = query,
                       .more_fn = more_fn, .ud = ud, .total = -1,
                       .started_ms = bts_now_ms(), .more = true};
     int r = bts_flow_new(&s->w, &wc, acked, &sr, &sr.flow);

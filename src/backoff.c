@@ -22,11 +22,11 @@ void bts_backoff_init(bts_backoff *b, int64_t base_ms, int64_t cap_ms, bts_rando
 }
 
 /* min(cap, base * 2^attempt), doubling step by step so it cannot overflow. */
-static int64_t backoff_ceiling(const bts_backoff *b)
+static int64_t backoff_ceiling(const bts_backoff *b, unsigned attempt)
 {
     int64_t d = b->base_ms;
 
-    for (unsigned i = 0; i < b->attempt && d < b->cap_ms; i++)
+    for (unsigned i = 0; i < attempt && d < b->cap_ms; i++)
         d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
     return d < b->cap_ms ? d : b->cap_ms;
 }
@@ -39,13 +39,13 @@ static uint64_t backoff_scale(uint32_t r, uint64_t span)
     return (uint64_t)r * (span >> 32) + (((uint64_t)r * (span & 0xFFFFFFFFu)) >> 32);
 }
 
-int64_t bts_backoff_next(bts_backoff *b, int64_t retry_after_ms)
+int64_t bts_backoff_delay(const bts_backoff *b, unsigned attempt, int64_t retry_after_ms)
 {
     int64_t d, lo, delay;
 
     if (!b)
         return 0;
-    d = backoff_ceiling(b);
+    d = backoff_ceiling(b, attempt);
     lo = d / 2;
     delay = lo + (int64_t)backoff_scale(b->rnd(b->rnd_ud), (uint64_t)(d - lo) + 1);
     if (retry_after_ms >= 0) {
@@ -54,7 +54,14 @@ int64_t bts_backoff_next(bts_backoff *b, int64_t retry_after_ms)
         if (retry_after_ms > delay)
             delay = retry_after_ms;
     }
-    if (b->attempt < 64)
+    return delay;
+}
+
+int64_t bts_backoff_next(bts_backoff *b, int64_t retry_after_ms)
+{
+    int64_t delay = bts_backoff_delay(b, b ? b->attempt : 0, retry_after_ms);
+
+    if (b && b->attempt < 64)
         b->attempt++;
     return delay;
 }

@@ -22,6 +22,8 @@ struct bts_biotime {
     int64_t refused_until_ms; /* no login attempt before this (after a refused password) */
     char refused_reason[256];
     bts_http_failure failure; /* the last answer that made a call fail */
+    bts_pace_retry_fn retry;
+    void *retry_ud;
 };
 
 /* Remembers resp as what made a call fail, and gives the journal fields that say so. */
@@ -35,6 +37,46 @@ static const char *const *failed(bts_biotime *b, const bts_http_response *resp,
 const bts_http_failure *bts_biotime_failure(const bts_biotime *b)
 {
     return &b->failure;
+}
+
+void bts_biotime_set_retry(bts_biotime *b, bts_pace_retry_fn fn, void *ud)
+{
+    b->retry = fn;
+    b->retry_ud = ud;
+}
+
+/* What a response means to the pace: transient (5xx, 429, no answer) or an answer. */
+static bts_pace_answer pace_answer(const bts_http_response *resp)
+{
+    bool transient = bts_http_is_transient(resp) && !resp->tls_refused;
+    return (bts_pace_answer){.rc = transient ? BTS_ETRANSIENT : 0, .status = resp->status,
+                             .timed_out = resp->timed_out, .curl_error = resp->transport_error,
+                             .retry_after_s = resp->retry_after_s};
+}
+
+/* One request, asked again while the retry hook says so (BioTime GETs and logins are
+ * idempotent). Returns 0 with the last response, or BTS_ESTOP/BTS_ENOMEM. */
+static int perform(bts_biotime *b, const bts_http_request *req, const char *what,
+                   bts_http_response *resp)
+{
+    for (unsigned attempt = 1;; attempt++) {
+        int r = bts_http_perform(b->http, req, resp);
+        if (r < 0 || !b->retry)
+            return r;
+        bts_pace_answer a = pace_answer(resp);
+        char line[512];
+        if (resp->status)
+            snprintf(line, sizeof(line), "BioTime %s: server answered HTTP %ld", what,
+                     resp->status);
+        else
+            snprintf(line, sizeof(line), "BioTime %s: %s", what, resp->error);
+        int64_t delay = b->retry(b->retry_ud, &a, attempt, line);
+        if (delay < 0)
+            return 0;
+        bts_http_response_clear(resp);
+        if (bts_http_sleep(delay) < 0)
+            return BTS_ESTOP;
+    }
 }
 
 int bts_biotime_new(const bts_biotime_config *cfg, bts_biotime **ret)
@@ -220,7 +262,7 @@ static int login_request(bts_biotime *b)
         return BTS_ENOMEM;
     bts_http_request req = {.method = "POST", .url = url, .body = body};
     bts_http_response resp;
-    int r = bts_http_perform(b->http, &req, &resp);
+    int r = perform(b, &req, "login", &resp);
     explicit_bzero(body, strlen(body));
     free(body);
     if (r == 0)
@@ -251,9 +293,11 @@ static bool relogin_possible(const bts_biotime_config *c)
     return c->auth == BTS_AUTH_JWT || (c->auth == BTS_AUTH_TOKEN && !*c->token);
 }
 
-/* METHOD path?query with the current credentials; on 401/403 logs in again once. */
-int bts_biotime_request(bts_biotime *b, const char *method, const char *path_query,
-                        const char *body, bts_http_response *resp)
+/* METHOD path?query with the current credentials; on 401/403 logs in again once. what names
+ * the request for the journal ("transactions page 3"). Only a GET is asked again after a
+ * transient failure: a write that may have been done is the caller's to check. */
+static int request(bts_biotime *b, const char *method, const char *path_query,
+                   const char *body, const char *what, bts_http_response *resp)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s%s", b->cfg->url, path_query);
@@ -262,7 +306,9 @@ int bts_biotime_request(bts_biotime *b, const char *method, const char *path_que
         if (r < 0)
             return r;
         bts_http_request req = {.method = method, .url = url, .body = body, .auth = b->auth};
-        if ((r = bts_http_perform(b->http, &req, resp)) < 0)
+        r = strcmp(method, "GET") == 0 ? perform(b, &req, what, resp)
+                                       : bts_http_perform(b->http, &req, resp);
+        if (r < 0)
             return r;
         if (resp->status != 401 && resp->status != 403)
             return 0;
@@ -273,9 +319,16 @@ int bts_biotime_request(bts_biotime *b, const char *method, const char *path_que
     }
 }
 
-static int get_json(bts_biotime *b, const char *path_query, bts_http_response *resp)
+int bts_biotime_request(bts_biotime *b, const char *method, const char *path_query,
+                        const char *body, bts_http_response *resp)
 {
-    return bts_biotime_request(b, "GET", path_query, NULL, resp);
+    return request(b, method, path_query, body, path_query, resp);
+}
+
+static int get_json(bts_biotime *b, const char *path_query, const char *what,
+                    bts_http_response *resp)
+{
+    return request(b, "GET", path_query, NULL, what, resp);
 }
 
 void bts_page_clear(bts_page *p)
@@ -462,7 +515,7 @@ int bts_biotime_transactions(bts_biotime *b, int64_t page, int64_t page_size, co
     bts_http_response resp = {0};
     transactions_path(page, page_size, extra, pq, sizeof(pq), what, sizeof(what));
     memset(ret, 0, sizeof(*ret));
-    int r = get_json(b, pq, &resp);
+    int r = get_json(b, pq, what, &resp);
     if (r == 0)
         r = page_answer(b, &resp, what, ret);
     bts_http_response_clear(&resp);
@@ -492,10 +545,23 @@ static void page_request_done(void *ud, bts_http_response *resp)
     } else if (resp) {
         r = page_answer(q->b, resp, what, &page);
     }
+    if (resp && r < 0) { /* what the caller needs to retry it well */
+        page.status = resp->status;
+        page.timed_out = resp->timed_out;
+        page.retry_after_s = resp->retry_after_s;
+        page.curl_error = resp->transport_error;
+    }
     q->fn(q->ud, r, &page);
     bts_page_clear(&page);
     free(q->extra);
     free(q);
+}
+
+bts_pace_answer bts_biotime_page_outcome(int rc, const bts_page *page)
+{
+    return (bts_pace_answer){.rc = rc, .status = page->status, .timed_out = page->timed_out,
+                             .retry_after_s = rc < 0 ? page->retry_after_s : -1,
+                             .curl_error = page->curl_error};
 }
 
 int bts_biotime_transactions_start(bts_biotime *b, bts_http_loop *l, int64_t page,
@@ -527,7 +593,7 @@ int bts_biotime_get_page(bts_biotime *b, const char *path_query, const char *wha
                          bts_page *ret)
 {
     bts_http_response resp = {0};
-    int r = get_json(b, path_query, &resp);
+    int r = get_json(b, path_query, what, &resp);
     memset(ret, 0, sizeof(*ret));
     if (r == 0)
         r = page_answer(b, &resp, what, ret);
@@ -544,7 +610,7 @@ int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows)
         bts_http_response resp;
         bts_page p;
         snprintf(pq, sizeof(pq), "/iclock/api/terminals/?page=%d&page_size=100", page);
-        if ((r = get_json(b, pq, &resp)) < 0)
+        if ((r = get_json(b, pq, "terminal list", &resp)) < 0)
             break;
         if ((r = check_response(b, &resp, "terminal list")) == 0)
             r = bts_biotime_parse_page(resp.body, resp.body_len, &p, err, sizeof(err));

@@ -24,6 +24,7 @@
 
 #include "bts/config.h"
 #include "bts/config_check.h"
+#include "bts/config_include.h"
 #include "bts/config_paths.h"
 #include "bts/timeconv.h"
 
@@ -429,6 +430,8 @@ static int loader_read(loader *l) {
     }
     fd = -1;
     if ((r = loader_text_only(l, f)) < 0 || (r = loader_dir(l)) < 0)
+        goto out;
+    if ((r = bts_config_check_includes(l->path, l->dir, l->err, l->errlen)) < 0)
         goto out;
     config_set_include_dir(&l->lc, l->dir);
     if (!config_read(&l->lc, f)) {

@@ -12,9 +12,10 @@
 #include "bts/log.h"
 #include "bts/metrics.h"
 #include "bts/notify.h"
+#include "bts/pace.h"
 #include "bts/state.h"
 
-#define ONCE_MAX_RETRIES 6 /* failures in a row; with the backoff under a minute */
+#define ONCE_STALL_MS BTS_PACE_OUTAGE_MS /* --once gives up when nothing moved for this long */
 #define BACKOFF_BASE_MS 2000
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define WAIT_SLICE_MS 5000 /* wake at least this often to ping the watchdog */
@@ -266,13 +267,18 @@ int bts_daemon_run(bts_config **cfg)
     return BTS_EXIT_OK;
 }
 
+/* Did the cycle move anything: the cursor, or records written? */
+static bool moved(const bts_cycle *c, int64_t cursor_before, int64_t cursor_after)
+{
+    return cursor_after > cursor_before || c->unparked || c->checkins || c->device_logs;
+}
+
 int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
 {
     progress p = {.backfill = opt->since != NULL};
     bts_sync_options with = *opt;
     bts_sync *s = NULL;
     bts_backoff bo;
-    unsigned retries = 0;
     if (!with.on_page && !opt->dry_run) {
         with.on_page = on_page; /* a --once unit shows its progress too */
         with.on_page_ud = &p;
@@ -281,6 +287,7 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
     if (r < 0)
         return bts_daemon_exit_code(r);
     bts_backoff_init(&bo, BACKOFF_BASE_MS / 2, 15000, bts_backoff_random, NULL);
+    int64_t moved_ms = bts_now_ms();
     for (;;) {
         bts_cycle c;
         bts_http_fields f;
@@ -298,11 +305,12 @@ int bts_daemon_once(const bts_config *cfg, const bts_sync_options *opt)
                            c.error_text);
             break;
         }
-        if (bts_sync_state(s)->last_id > cursor || c.unparked)
-            retries = 0; /* progress: only failures in a row count against giving up */
-        if (r < 0 && ++retries > ONCE_MAX_RETRIES) {
+        if (moved(&c, cursor, bts_sync_state(s)->last_id))
+            moved_ms = bts_now_ms(); /* failures do not count while records move */
+        if (r < 0 && bts_now_ms() - moved_ms >= ONCE_STALL_MS) {
             bts_log_fields(LOG_ERR, bts_http_failure_fields(&c.failure, &f), "giving up for "
-                           "now, records are still waiting: %s", c.error_text);
+                           "now: nothing has moved for %d s and records are still waiting: %s",
+                           ONCE_STALL_MS / 1000, c.error_text);
             break;
         }
         if (r < 0) {

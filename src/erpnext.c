@@ -11,7 +11,15 @@ struct bts_erpnext {
     const bts_erpnext_config *cfg;
     bts_http *http;
     char *auth;  /* "token key:secret"; secret */
+    bts_pace_retry_fn retry;
+    void *retry_ud;
 };
+
+void bts_erpnext_set_retry(bts_erpnext *e, bts_pace_retry_fn fn, void *ud)
+{
+    e->retry = fn;
+    e->retry_ud = ud;
+}
 
 int bts_erpnext_new(const bts_erpnext_config *cfg, bts_erpnext **ret)
 {
@@ -95,6 +103,7 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     if (resp->tls_refused)
         err->cls = BTS_FE_AUTH;
     err->retry_after_s = resp->retry_after_s;
+    err->timed_out = resp->timed_out;
     if (err->cls == BTS_FE_NONE) {
         cJSON *j = bts_http_is_json_ok(resp) ? cJSON_ParseWithLength(resp->body, resp->body_len)
                                              : NULL;
@@ -121,19 +130,52 @@ static int answer(const bts_http_response *resp, cJSON **ret_json, bts_frappe_er
     }
 }
 
-static int request(bts_erpnext *e, const char *method, const char *path_query, const char *body,
-                   cJSON **ret_json, bts_frappe_error *err)
+static int request_once(bts_erpnext *e, const char *method, const char *url, const char *body,
+                        cJSON **ret_json, bts_frappe_error *err)
 {
-    char url[4096];
     bts_http_response resp;
-    if ((size_t)snprintf(url, sizeof(url), "%s%s", e->cfg->url, path_query) >= sizeof(url))
-        return BTS_EINVAL;
     bts_http_request req = {.method = method, .url = url, .body = body, .auth = e->auth};
     int r = bts_http_perform(e->http, &req, &resp);
     if (r == 0)
         r = answer(&resp, ret_json, err);
     bts_http_response_clear(&resp);
     return r;
+}
+
+/* What the retry hook says about an answer: a delay before asking again, or -1. Every
+ * ERPNext request is idempotent or guarded by a duplicate rule, so asking again is safe. */
+static int64_t retry_delay(bts_erpnext *e, int r, const bts_frappe_error *err,
+                           unsigned attempt, const char *what_request)
+{
+    char what[900], line[600];
+    if (!e->retry || r == BTS_ESTOP)
+        return -1;
+    bts_pace_answer a = {.rc = r, .status = err->status, .timed_out = err->timed_out,
+                         .retry_after_s = err->retry_after_s, .curl_error = err->curl_error};
+    bts_frappe_error_format(err, line, sizeof(line));
+    snprintf(what, sizeof(what), "ERPNext %.200s: %s", what_request, line);
+    return e->retry(e->retry_ud, &a, attempt, what);
+}
+
+/* what names the request for the journal ("Employee list"). */
+static int request(bts_erpnext *e, const char *what, const char *method, const char *path_query,
+                   const char *body, cJSON **ret_json, bts_frappe_error *err)
+{
+    char url[4096];
+    bts_frappe_error local;
+    if (!err)
+        err = &local;
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", e->cfg->url, path_query) >= sizeof(url))
+        return BTS_EINVAL;
+    for (unsigned attempt = 1;; attempt++) {
+        memset(err, 0, sizeof(*err));
+        int r = request_once(e, method, url, body, ret_json, err);
+        int64_t delay = retry_delay(e, r, err, attempt, what);
+        if (delay < 0)
+            return r;
+        if (bts_http_sleep(delay) < 0)
+            return BTS_ESTOP;
+    }
 }
 
 /* Takes the named member out of a parsed answer; a 2xx answer without it is not one we
@@ -174,8 +216,10 @@ int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_fr
     char *body = cJSON_PrintUnformatted(doc);
     int r = BTS_ENOMEM;
     if (edt && body) {
+        char what[200];
         snprintf(path, sizeof(path), "/api/resource/%s", edt);
-        if ((r = request(e, "POST", path, body, &j, err)) == 0)
+        snprintf(what, sizeof(what), "%.150s insert", dt->valuestring);
+        if ((r = request(e, what, "POST", path, body, &j, err)) == 0)
             r = take_member(j, "data", ret_doc, err);
     }
     free(edt);
@@ -329,7 +373,9 @@ int bts_erpnext_update(bts_erpnext *e, const char *doctype, const char *name,
     char *body = r == 0 ? cJSON_PrintUnformatted(fields) : NULL;
     if (r == 0 && !body)
         r = BTS_ENOMEM;
-    if (r == 0 && (r = request(e, "PUT", path, body, &j, err)) == 0)
+    char what[400];
+    snprintf(what, sizeof(what), "%.150s %.150s update", doctype, name);
+    if (r == 0 && (r = request(e, what, "PUT", path, body, &j, err)) == 0)
         r = take_member(j, "data", ret_doc, err);
     free(body);
     return r;
@@ -341,7 +387,9 @@ int bts_erpnext_get(bts_erpnext *e, const char *doctype, const char *name, cJSON
     char path[1024];
     cJSON *j = NULL;
     int r = doc_path(doctype, name, path, sizeof(path));
-    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+    char what[400];
+    snprintf(what, sizeof(what), "%.150s %.150s", doctype, name);
+    if (r == 0 && (r = request(e, what, "GET", path, NULL, &j, err)) == 0)
         r = take_member(j, "data", ret_doc, err);
     return r;
 }
@@ -378,7 +426,9 @@ int bts_erpnext_list(bts_erpnext *e, const char *doctype, const char *fields_jso
     if (r == 0 && (size_t)snprintf(path, sizeof(path), "/api/resource/%s?%s", edt, query) >=
                       sizeof(path))
         r = BTS_EINVAL;
-    if (r == 0 && (r = request(e, "GET", path, NULL, &j, err)) == 0)
+    char what[200];
+    snprintf(what, sizeof(what), "%.150s list", doctype);
+    if (r == 0 && (r = request(e, what, "GET", path, NULL, &j, err)) == 0)
         r = take_member(j, "data", ret_rows, err);
     if (r == 0 && !cJSON_IsArray(*ret_rows)) {
         cJSON_Delete(*ret_rows);
@@ -398,7 +448,7 @@ int bts_erpnext_call(bts_erpnext *e, const char *method, const char *dotted, con
     if (args && !body)
         return BTS_ENOMEM;
     snprintf(path, sizeof(path), "/api/method/%s", dotted);
-    int r = request(e, method, path, body, &j, err);
+    int r = request(e, dotted, method, path, body, &j, err);
     if (r == 0)
         r = take_member(j, "message", ret_message, err);
     free(body);
@@ -413,7 +463,9 @@ int bts_erpnext_get_list(bts_erpnext *e, const char *doctype, const cJSON *field
     cJSON *j = NULL;
     if (!body)
         return BTS_ENOMEM;
-    int r = request(e, "POST", "/api/method/frappe.client.get_list", body, &j, err);
+    char what[200];
+    snprintf(what, sizeof(what), "%.150s list", doctype);
+    int r = request(e, what, "POST", "/api/method/frappe.client.get_list", body, &j, err);
     free(body);
     return r < 0 ? r : checked_message(j, -1, ret_rows, err);
 }

@@ -4,16 +4,26 @@
  * batch in flight keeps that lock busy; a second would only wait for it inside ERPNext,
  * holding a worker the lookups and Device Logs could use. Those fill the other
  * connections. No barrier separates pages: a connection that frees up takes the next job
- * of whichever page has one. */
+ * of whichever page has one.
+ *
+ * A request that fails for a transient reason (5xx, 429, timeout, a dropped connection) is
+ * asked again on its own after a delay (pace.h), while the others keep flowing; a page read
+ * from BioTime likewise. The flow gives up only when nothing has been answered for
+ * BTS_PACE_OUTAGE_MS. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bts/flow.h"
 #include "bts/log.h"
+#include "bts/pace.h"
 
 /* Pages held at once: one whose Device Logs are written, one whose checkins are, and the
  * next, looked up, so the checkin that follows is ready when the lock frees. */
 #define FLOW_MAX_UNITS 3
+/* ...and one more while a request waits for its retry: a page held up by a fault then
+ * does not hold up the checkins of the next one. */
+#define FLOW_RETRY_UNITS 1
 #define FLOW_WAIT_MS 1000
 
 typedef enum { STAGE_LOOKUP, STAGE_CHECKINS, STAGE_LOGS, STAGE_DONE } stage;
@@ -39,6 +49,9 @@ struct job {
     unit *u;
     job_kind kind;
     size_t start, len;    /* of u->phase */
+    unsigned failures;    /* transient failures of this request so far */
+    int64_t sent_ms;      /* when it last went out */
+    int64_t due_ms;       /* waiting to go out again: not before then */
     job *next;
 };
 
@@ -54,8 +67,11 @@ struct bts_flow {
     unit *head, *tail;    /* in push order: acknowledged from the head */
     size_t n_units;
     queue q[JOB_KINDS];
+    job *waiting;         /* failed requests, until their time to go again */
     unsigned in_flight, in_flight_kind[JOB_KINDS];
     int error;
+    bts_log_limiter retry_log; /* the first failure of a kind at warning, repeats at debug */
+    char last_fault[400]; /* the last transient failure, for the outage message */
 };
 
 /* --- queues ----------------------------------------------------------------------- */
@@ -105,7 +121,7 @@ static int add_job(bts_flow *f, unit *u, job_kind kind, size_t start, size_t len
 /* The stage's documents in batches of batch_size (smaller after a timeout). */
 static int add_batches(bts_flow *f, unit *u, job_kind kind)
 {
-    size_t bs = f->w->batch_limit ? f->w->batch_limit : (size_t)f->w->cfg->erpnext.batch_size;
+    size_t bs = f->w->pace.batch;
     int r = 0;
     for (size_t i = 0; r == 0 && i < u->phase.n; i += bs)
         r = add_job(f, u, kind, i, u->phase.n - i < bs ? u->phase.n - i : bs, false);
@@ -161,7 +177,8 @@ static int settle(bts_flow *f, job *j, int rc, const cJSON *message, const bts_f
     if (j->kind == JOB_LOOKUP)
         return bts_writer_lookup_answer(f->w, u->rows.items, u->rows.n, rc, message, err,
                                         f->counts);
-    int r = bts_writer_batch_answer(f->w, &u->phase, j->start, j->len, rc, message, err);
+    int r = bts_writer_batch_answer(f->w, &u->phase, j->start, j->len, rc, message, err,
+                                    j->failures > 0);
     if (r != 1)
         return r;
     size_t half = j->len / 2; /* refused as a whole: each half on its own, first half first */
@@ -170,13 +187,106 @@ static int settle(bts_flow *f, job *j, int rc, const cJSON *message, const bts_f
     return r;
 }
 
+/* --- retries ------------------------------------------------------------------------ */
+
+static const char *job_what(const job *j)
+{
+    return j->kind == JOB_LOOKUP ? "Device Log lookup" : j->u->phase.what;
+}
+
+static void wait_push(bts_flow *f, job *j, int64_t due_ms)
+{
+    j->due_ms = due_ms;
+    j->next = f->waiting;
+    f->waiting = j;
+}
+
+/* Puts j aside until due_ms, in pieces of the pace's batch size when a timeout made it
+ * smaller than j. */
+static int wait_job(bts_flow *f, job *j, int64_t due_ms)
+{
+    size_t bs = f->w->pace.batch;
+    for (size_t i = bs; j->kind != JOB_LOOKUP && i < j->len; i += bs) {
+        job *piece = malloc(sizeof(*piece));
+        if (!piece)
+            return BTS_ENOMEM;
+        *piece = *j;
+        piece->start = j->start + i;
+        piece->len = j->len - i < bs ? j->len - i : bs;
+        j->u->jobs++;
+        wait_push(f, piece, due_ms);
+    }
+    if (j->kind != JOB_LOOKUP && j->len > bs)
+        j->len = bs;
+    wait_push(f, j, due_ms);
+    return 0;
+}
+
+static void log_retry(bts_flow *f, const job *j, const bts_frappe_error *err, int64_t delay)
+{
+    char line[600], key[64];
+    bts_http_failure failure;
+    bts_http_fields fields;
+    bts_frappe_error_format(err, line, sizeof(line));
+    snprintf(f->last_fault, sizeof(f->last_fault), "ERPNext: %.380s", line);
+    snprintf(key, sizeof(key), "ERPNext HTTP %ld", err->status);
+    bts_http_failure_set(&failure, "erpnext", err->status, err->curl_error);
+    bts_log_limited(&f->retry_log, key, LOG_WARNING, bts_http_failure_fields(&failure, &fields),
+                    "ERPNext: %s of page %lld (%zu records) failed: %s; retrying in %.1f s "
+                    "(attempt %u)", job_what(j), (long long)j->u->page_no, j->len, line,
+                    (double)delay / 1000.0, j->failures + 1);
+}
+
+/* A transient failure: j goes again after its delay. Returns 1 when it was put aside, 0
+ * when the answer is to be settled, or an error. */
+static int retry_job(bts_flow *f, job *j, int rc, const bts_frappe_error *err)
+{
+    bts_pace *p = &f->w->pace;
+    int64_t now = bts_now_ms();
+    size_t batch = p->batch;
+    bts_pace_answer a = {.rc = rc, .status = err->status, .timed_out = err->timed_out,
+                         .retry_after_s = err->retry_after_s, .curl_error = err->curl_error};
+    bts_pace_verdict v = bts_pace_note(p, &a, j->kind == JOB_LOOKUP ? 0 : j->len, j->sent_ms,
+                                       now);
+    if (v == BTS_PACE_OK || v == BTS_PACE_FAILED || f->error)
+        return 0;
+    if (p->batch < batch)
+        bts_notice("ERPNext did not answer a batch of %zu in time: using batches of %zu",
+                   j->len, p->batch);
+    int64_t delay = bts_pace_retry_delay(p, ++j->failures, a.retry_after_s);
+    log_retry(f, j, err, delay);
+    int r = wait_job(f, j, now + delay);
+    return r < 0 ? r : 1;
+}
+
+/* Retries whose time has come go to the front of their queues. */
+static void promote(bts_flow *f, int64_t now)
+{
+    job **link = &f->waiting;
+    while (*link) {
+        job *j = *link;
+        if (j->due_ms > now) {
+            link = &j->next;
+            continue;
+        }
+        *link = j->next;
+        queue_push(&f->q[j->kind], j, true);
+    }
+}
+
 static void job_done(void *ud, int rc, cJSON *message, const bts_frappe_error *err)
 {
     job *j = ud;
     bts_flow *f = j->f;
     f->in_flight--;
     f->in_flight_kind[j->kind]--;
-    int r = rc == BTS_ESTOP ? BTS_ESTOP : settle(f, j, rc, message, err);
+    int r = rc == BTS_ESTOP ? BTS_ESTOP : retry_job(f, j, rc, err);
+    if (r == 1) {
+        cJSON_Delete(message);
+        return; /* j waits for its next try */
+    }
+    if (r == 0 && !(f->error && rc == BTS_ETRANSIENT)) /* given up already: no settling */
+        r = settle(f, j, rc, message, err);
     cJSON_Delete(message);
     if (r == 0 && --j->u->jobs == 0)
         r = unit_advance(f, j->u);
@@ -193,6 +303,7 @@ static int job_send(bts_flow *f, job *j)
                 : bts_writer_batch_start(f->w, &u->phase, j->start, j->len, job_done, j);
     if (r < 0)
         return r;
+    j->sent_ms = bts_now_ms();
     f->in_flight++;
     f->in_flight_kind[j->kind]++;
     bts_debug("flow: sent %s of page %lld (%zu+%zu); in flight %u", kind_name[j->kind],
@@ -211,11 +322,11 @@ static job *pick(bts_flow *f)
     return queue_pop(&f->q[JOB_LOGS]);
 }
 
-static void pump(bts_flow *f)
+static void pump(bts_flow *f, int64_t now)
 {
     job *j;
-    while (!f->error && f->in_flight < (unsigned)f->w->cfg->erpnext.connections &&
-           (j = pick(f))) {
+    while (!f->error && f->in_flight < f->w->pace.window &&
+           bts_pace_may_send(&f->w->pace, now) && (j = pick(f))) {
         int r = job_send(f, j);
         if (r < 0) {
             flow_fail(f, r);
@@ -315,6 +426,12 @@ void bts_flow_free(bts_flow *f)
         while ((j = queue_pop(&f->q[k])))
             free(j);
     }
+    while (f->waiting) {
+        job *j = f->waiting;
+        f->waiting = j->next;
+        free(j);
+    }
+    bts_log_limiter_clear(&f->retry_log, "writing to ERPNext");
     while (f->head) {
         unit *u = f->head;
         f->head = u->next;
@@ -323,22 +440,105 @@ void bts_flow_free(bts_flow *f)
     free(f);
 }
 
-static void feed(bts_flow *f, bts_flow_reader *rd)
+/* --- reads ---------------------------------------------------------------------------- */
+
+void bts_flow_read_ok(bts_flow *f, bts_flow_reader *rd)
 {
-    if (rd && !rd->busy && !rd->done && !f->error && f->n_units < FLOW_MAX_UNITS &&
-        rd->next(rd) <= 0)
+    rd->failures = 0;
+    bts_pace_alive(&f->w->pace, bts_now_ms());
+}
+
+int bts_flow_read_failed(bts_flow *f, bts_flow_reader *rd, const bts_pace_answer *a,
+                         const char *what)
+{
+    char key[64];
+    bts_pace_verdict v = bts_pace_classify(a);
+    if (v == BTS_PACE_OK || v == BTS_PACE_FAILED || f->error)
+        return a->rc;
+    int64_t delay = bts_pace_retry_delay(&f->w->pace, ++rd->failures, a->retry_after_s);
+    rd->due_ms = bts_now_ms() + delay;
+    snprintf(f->last_fault, sizeof(f->last_fault), "BioTime %.200s: %s", what,
+             a->status ? "server error" : "no answer");
+    snprintf(key, sizeof(key), "BioTime HTTP %ld", a->status);
+    bts_http_failure failure;
+    bts_http_fields fields;
+    bts_http_failure_set(&failure, "biotime", a->status, a->curl_error);
+    bts_log_limited(&f->retry_log, key, LOG_WARNING, bts_http_failure_fields(&failure, &fields),
+                    "BioTime: %s failed "
+                    "(HTTP %ld); retrying in %.1f s (attempt %u)", what, a->status,
+                    (double)delay / 1000.0, rd->failures + 1);
+    return 1;
+}
+
+static void feed(bts_flow *f, bts_flow_reader *rd, int64_t now)
+{
+    if (!rd || rd->busy || rd->done || f->error)
+        return;
+    if (rd->due_ms) { /* a page to ask for again */
+        if (now >= rd->due_ms && (rd->due_ms = 0, rd->again(rd) <= 0))
+            rd->done = true;
+    } else if (f->n_units < FLOW_MAX_UNITS + (f->waiting ? FLOW_RETRY_UNITS : 0) &&
+               rd->next(rd) <= 0) {
         rd->done = true;
+    }
+}
+
+/* --- the run -------------------------------------------------------------------------- */
+
+static bool queued(const bts_flow *f)
+{
+    for (job_kind k = JOB_LOOKUP; k < JOB_KINDS; k++)
+        if (f->q[k].head)
+            return true;
+    return false;
+}
+
+/* The earliest time a retry is due, or requests held by a Retry-After may go (INT64_MAX:
+ * nothing waits for its time). */
+static int64_t next_due(const bts_flow *f, const bts_flow_reader *rd, int64_t now)
+{
+    int64_t due = rd && rd->due_ms && !rd->done ? rd->due_ms : INT64_MAX;
+    if (!bts_pace_may_send(&f->w->pace, now) && queued(f) && f->w->pace.hold_ms < due)
+        due = f->w->pace.hold_ms;
+    for (const job *j = f->waiting; j; j = j->next)
+        if (j->due_ms < due)
+            due = j->due_ms;
+    return due;
+}
+
+/* Requests are failing and nothing has been answered for a while: a sustained outage,
+ * not a fault to ride out. */
+static void check_outage(bts_flow *f, const bts_flow_reader *rd, int64_t now)
+{
+    if (f->error || next_due(f, rd, now) == INT64_MAX || !bts_pace_outage(&f->w->pace, now))
+        return;
+    snprintf(f->w->error, sizeof(f->w->error), "nothing was answered for %d s; the last "
+             "failure: %.400s", BTS_PACE_OUTAGE_MS / 1000, f->last_fault);
+    flow_fail(f, BTS_ETRANSIENT);
+}
+
+static int wait_ms(const bts_flow *f, const bts_flow_reader *rd, int64_t now)
+{
+    int64_t due = next_due(f, rd, now);
+    if (due == INT64_MAX || due - now >= FLOW_WAIT_MS)
+        return FLOW_WAIT_MS;
+    return due > now ? (int)(due - now) : 1;
 }
 
 int bts_flow_run(bts_flow *f, bts_flow_reader *rd)
 {
+    bts_pace_alive(&f->w->pace, bts_now_ms());
     for (;;) {
-        feed(f, rd);
-        pump(f);
+        int64_t now = bts_now_ms();
+        check_outage(f, rd, now);
+        feed(f, rd, now);
+        promote(f, now);
+        pump(f, now);
         retire(f);
-        if (f->in_flight == 0 && !(rd && rd->busy))
-            break; /* nothing on its way: all written, or an error stopped the flow */
-        if (bts_http_loop_run(f->w->loop, FLOW_WAIT_MS) == BTS_ESTOP) {
+        if (f->in_flight == 0 && !(rd && rd->busy) &&
+            (f->error || (next_due(f, rd, now) == INT64_MAX && (!rd || rd->done))))
+            break; /* nothing on its way: all read and written, or an error stopped it */
+        if (bts_http_loop_run(f->w->loop, wait_ms(f, rd, now)) == BTS_ESTOP) {
             flow_fail(f, BTS_ESTOP);
             bts_http_loop_cancel(f->w->loop); /* every owner hears it; nothing is left */
             break;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "bts/http.h"
 #include "bts/log.h"
@@ -232,6 +233,7 @@ static int finish(bts_http *h, CURL *c, CURLcode rc, transfer *t, const char *me
     }
     h->failures++;
     r->transport_error = (int)rc;
+    r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
         rc == CURLE_SSL_ISSUER_ERROR) {
         r->tls_refused = true;
@@ -402,9 +404,26 @@ static int loop_reap(bts_http_loop *l)
     return stop ? BTS_ESTOP : done;
 }
 
+#define SLEEP_SLICE_MS 100 /* a stop request is heard within this while sleeping */
+
+int bts_http_sleep(int64_t ms)
+{
+    while (ms > 0) {
+        if (abort_hook && abort_hook())
+            return BTS_ESTOP;
+        int64_t slice = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
+        struct timespec ts = {.tv_sec = slice / 1000, .tv_nsec = (slice % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+    return abort_hook && abort_hook() ? BTS_ESTOP : 0;
+}
+
 int bts_http_loop_run(bts_http_loop *l, int timeout_ms)
 {
     int running, done;
+    if (l->busy == 0) /* nothing to move on: a caller waiting for a retry's time */
+        return bts_http_sleep(timeout_ms);
     curl_multi_perform(l->multi, &running);
     if ((done = loop_reap(l)) != 0 || l->busy == 0)
         return done;

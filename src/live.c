@@ -16,6 +16,7 @@ typedef struct {
     bts_flow *flow;
     const bts_write_counts *wc; /* written so far */
     int64_t page_no;      /* the last page taken */
+    int64_t asking;       /* the page on its way (asked again after a transient failure) */
     int64_t taken;        /* the highest id taken */
     int pages_left;
     bool has_next;        /* the last page taken says more follow */
@@ -103,10 +104,23 @@ static void reread_page(live_reader *lr, bts_page *again)
     bts_page_clear(&lr->ahead);
 }
 
+/* A page failed: 1 when the flow will ask for it again, else the error. */
+static int read_retry(live_reader *lr, int rc, const bts_page *page)
+{
+    char what[64];
+    bts_pace_answer a = bts_biotime_page_outcome(rc, page);
+    snprintf(what, sizeof(what), "transactions page %lld", (long long)lr->asking);
+    return bts_flow_read_failed(lr->flow, &lr->rd, &a, what);
+}
+
 static void on_page(void *ud, int rc, bts_page *page)
 {
     live_reader *lr = ud;
     lr->rd.busy = false;
+    if (rc == 0)
+        bts_flow_read_ok(lr->flow, &lr->rd);
+    else if ((rc = read_retry(lr, rc, page)) == 1)
+        return; /* the flow asks again when its time comes */
     if (rc < 0)
         read_failed(lr, rc);
     else if (lr->rereading)
@@ -124,8 +138,15 @@ static int fetch(live_reader *lr, int64_t page_no)
         read_failed(lr, r);
         return r;
     }
+    lr->asking = page_no;
     lr->rd.busy = true;
     return 1;
+}
+
+static int again(bts_flow_reader *rd)
+{
+    live_reader *lr = (live_reader *)rd;
+    return fetch(lr, lr->asking);
 }
 
 static int next(bts_flow_reader *rd)
@@ -150,7 +171,7 @@ static int acked(void *ud, int64_t page_no, int64_t mark)
 static int stream(bts_sync *s, bts_cycle *c, bts_page *page, int64_t page_no)
 {
     bts_write_counts wc = {0};
-    live_reader lr = {.rd = {.next = next}, .s = s, .c = c, .wc = &wc,
+    live_reader lr = {.rd = {.next = next, .again = again}, .s = s, .c = c, .wc = &wc,
                       .taken = s->st.last_id, .pages_left = MAX_PAGES_PER_CYCLE};
     int r = bts_flow_new(&s->w, &wc, acked, &lr, &lr.flow);
     if (r < 0)

@@ -18,6 +18,33 @@
 #define PUSH_MAX_WRITES 200 /* per refresh in the daemon: a first push of thousands is
                              * spread over refreshes a minute apart, between punches */
 
+/* Synchronous requests (the employee list, the page past the cursor, a login, a link) are
+ * asked again like the flow's requests (pace.h), until nothing has been answered for
+ * BTS_PACE_OUTAGE_MS: only then does the cycle end. */
+static int64_t retry_request(void *ud, const bts_pace_answer *a, unsigned attempt,
+                             const char *what)
+{
+    bts_sync *s = ud;
+    bts_pace *p = &s->w.pace;
+    int64_t now = bts_now_ms();
+    char key[64];
+    bts_pace_verdict v = bts_pace_classify(a);
+    if (v == BTS_PACE_OK)
+        bts_pace_alive(p, now);
+    if (v == BTS_PACE_OK || v == BTS_PACE_FAILED || bts_pace_outage(p, now))
+        return -1;
+    int64_t delay = bts_pace_retry_delay(p, attempt, a->retry_after_s);
+    bts_http_failure failure;
+    bts_http_fields fields;
+    bts_http_failure_set(&failure, strncmp(what, "ERPNext", 7) == 0 ? "erpnext" : "biotime",
+                         a->status, a->curl_error);
+    snprintf(key, sizeof(key), "%.*s HTTP %ld", (int)strcspn(what, " "), what, a->status);
+    bts_log_limited(&s->retry_log, key, LOG_WARNING, bts_http_failure_fields(&failure, &fields),
+                    "%s; retrying in %.1f s "
+                    "(attempt %u)", what, (double)delay / 1000.0, attempt + 1);
+    return delay;
+}
+
 int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **ret)
 {
     char err[512];
@@ -46,6 +73,10 @@ int bts_sync_new(const bts_config *cfg, const bts_sync_options *opt, bts_sync **
                  cfg->sync.state_dir, s->st.biotime_url, cfg->biotime.url);
     s->w = (bts_writer){.cfg = cfg, .erp = s->erp, .loop = s->loop, .dry_run = opt->dry_run,
                         .dry_out = s->opt.out};
+    bts_pace_init(&s->w.pace, (unsigned)cfg->erpnext.connections,
+                  (size_t)cfg->erpnext.batch_size, bts_backoff_random, NULL);
+    bts_erpnext_set_retry(s->erp, retry_request, s);
+    bts_biotime_set_retry(s->bt, retry_request, s);
     *ret = s;
     return 0;
 fail:
@@ -406,6 +437,7 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
     c->retry_after_s = -1;
     s->cycle_started = time(NULL);
     int64_t parked_checked = s->parked_checked_ms;
+    bts_pace_alive(&s->w.pace, bts_now_ms()); /* the outage clock starts with the cycle */
     int r = refresh_employees_if_due(s, c);
     if (r == 0)
         r = s->opt.since ? bts_sync_backfill(s, c) : bts_sync_live(s, c);
@@ -418,6 +450,7 @@ int bts_sync_cycle(bts_sync *s, bts_cycle *c)
         s->st.parked_waiting += c->parked;
     if (r == 0 && s->push_rows && !s->opt.since)
         push_employees(s, c);
+    bts_log_limiter_clear(&s->retry_log, "requests asked again");
     c->biotime_requests = bts_biotime_request_count(s->bt) - bt0;
     c->erpnext_requests = bts_erpnext_request_count(s->erp) - erp0;
     c->duration_ms = (uint64_t)(bts_now_ms() - t0);

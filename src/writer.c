@@ -258,6 +258,47 @@ static int phase_init(bts_phase *p, const bts_phase *kind, size_t n)
     return p->items ? 0 : BTS_ENOMEM;
 }
 
+/* --- resent batches ---------------------------------------------------------------- */
+
+/* A batch sent again after its first answer was lost (a connection dropped after the
+ * commit, say) and refused as a duplicate was written by that first try. One list request
+ * confirms it, record by record, instead of splitting it down to single records. */
+
+/* [field, "in", values] appended to filters; values are taken, even on failure. */
+static bool add_in(cJSON *filters, const char *field, cJSON *values)
+{
+    cJSON *cond = cJSON_CreateArray();
+    if (!cond || !cJSON_AddItemToArray(cond, cJSON_CreateString(field)) ||
+        !cJSON_AddItemToArray(cond, cJSON_CreateString("in")) ||
+        !cJSON_AddItemToArray(cond, values)) {
+        cJSON_Delete(cond);
+        cJSON_Delete(values); /* not in cond: the last add is the one that failed */
+        return false;
+    }
+    if (!cJSON_AddItemToArray(filters, cond)) {
+        cJSON_Delete(cond); /* values with it */
+        return false;
+    }
+    return true;
+}
+
+/* The rows of doctype whose fields match the filters; NULL when the list failed (the
+ * caller then splits the batch: slower, but it needs no answer to this). */
+static cJSON *confirm_rows(bts_writer *w, const char *doctype, const char *const *field_names,
+                           cJSON *filters)
+{
+    cJSON *fields = cJSON_CreateArray(), *rows = NULL;
+    bts_frappe_error err;
+    bool ok = fields && filters;
+    for (size_t i = 0; ok && field_names[i]; i++)
+        ok = cJSON_AddItemToArray(fields, cJSON_CreateString(field_names[i]));
+    if (ok && bts_erpnext_get_list(w->erp, doctype, fields, filters, 0, &rows, &err) < 0)
+        rows = NULL;
+    cJSON_Delete(fields);
+    cJSON_Delete(filters);
+    return rows;
+}
+
 /* --- checkins ------------------------------------------------------------------- */
 
 static cJSON *checkin_doc(bts_writer *w, bts_item *it)
@@ -277,6 +318,69 @@ static int checkins_accepted(bts_writer *w, bts_phase *p, size_t start, size_t l
         p->counts->checkins++;
     }
     return 0;
+}
+
+static const char *const checkin_key_fields[] = {"name", "employee", "time", "log_type", NULL};
+
+static const cJSON *find_checkin(const cJSON *rows, const cJSON *doc)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        if (strcmp(str_of(row, "employee"), str_of(doc, "employee")) == 0 &&
+            strncmp(str_of(row, "time"), str_of(doc, "time"), 19) == 0 &&
+            strcmp(str_of(row, "log_type"), str_of(doc, "log_type")) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* [["employee", "in", ...], ["time", "in", ...]] for the batch's checkins, or NULL. */
+static cJSON *checkin_filters(const bts_phase *p, size_t start, size_t len)
+{
+    cJSON *emps = cJSON_CreateArray(), *times = cJSON_CreateArray();
+    cJSON *filters = cJSON_CreateArray();
+    bool ok = emps && times && filters;
+    for (size_t i = 0; ok && i < len; i++) {
+        const cJSON *doc = p->items[start + i]->checkin;
+        ok = cJSON_AddItemToArray(emps, cJSON_CreateString(str_of(doc, "employee"))) &&
+             cJSON_AddItemToArray(times, cJSON_CreateString(str_of(doc, "time")));
+    }
+    if (!ok) {
+        cJSON_Delete(emps);
+        cJSON_Delete(times);
+        cJSON_Delete(filters);
+        return NULL;
+    }
+    if (!add_in(filters, "employee", emps)) { /* add_in takes what it is given */
+        cJSON_Delete(times);
+        cJSON_Delete(filters);
+        return NULL;
+    }
+    if (!add_in(filters, "time", times)) {
+        cJSON_Delete(filters);
+        return NULL;
+    }
+    return filters;
+}
+
+/* 1 when ERPNext holds every checkin of the batch (their names taken), else 0. */
+static int checkins_confirm(bts_writer *w, bts_phase *p, size_t start, size_t len)
+{
+    cJSON *filters = checkin_filters(p, start, len);
+    if (!filters)
+        return BTS_ENOMEM;
+    cJSON *rows = confirm_rows(w, "Employee Checkin", checkin_key_fields, filters);
+    bool ok = rows != NULL;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = find_checkin(rows, p->items[start + i]->checkin) != NULL;
+    for (size_t i = 0; ok && i < len; i++) {
+        bts_item *it = p->items[start + i];
+        bts_strlcpy(it->checkin_name, str_of(find_checkin(rows, it->checkin), "name"),
+                    sizeof(it->checkin_name));
+        p->counts->checkins++;
+    }
+    cJSON_Delete(rows);
+    return ok ? 1 : 0;
 }
 
 /* A duplicate whose message had no link: find the existing checkin by HRMS's key. */
@@ -369,7 +473,7 @@ static int probe_time_rights(bts_writer *w, bts_phase *p)
 
 static const bts_phase checkins_kind = {
     .what = "Employee Checkins", .doc = checkin_doc, .accepted = checkins_accepted,
-    .refused = checkin_refused,
+    .refused = checkin_refused, .confirm = checkins_confirm,
 };
 
 int bts_writer_checkins(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts,
@@ -418,6 +522,34 @@ static int device_logs_accepted(bts_writer *w, bts_phase *p, size_t start, size_
     (void)w, (void)start, (void)names;
     p->counts->device_logs += len;
     return 0;
+}
+
+static const char *const device_log_link_fields[] = {"name", "employee_check_in", NULL};
+
+/* 1 when ERPNext holds every Device Log of the batch, naming our checkins, else 0. */
+static int device_logs_confirm(bts_writer *w, bts_phase *p, size_t start, size_t len)
+{
+    cJSON *names = names_of(w, p->items + start, len), *filters = cJSON_CreateArray();
+    if (!names || !filters || !add_in(filters, "name", names)) { /* add_in takes names */
+        if (!filters)
+            cJSON_Delete(names);
+        cJSON_Delete(filters);
+        return BTS_ENOMEM;
+    }
+    cJSON *rows = confirm_rows(w, w->cfg->erpnext.device_log_doctype, device_log_link_fields,
+                               filters);
+    bool ok = rows != NULL;
+    for (size_t i = 0; ok && i < len; i++) {
+        const bts_item *it = p->items[start + i];
+        char name[160];
+        device_log_name(w, it, name, sizeof(name));
+        const cJSON *row = find_row(rows, name);
+        ok = row && strcmp(str_of(row, "employee_check_in"), it->checkin_name) == 0;
+    }
+    if (ok)
+        p->counts->device_logs += len;
+    cJSON_Delete(rows);
+    return ok ? 1 : 0;
 }
 
 /* The Device Log exists already: make sure it names the checkin we now have. */
@@ -509,7 +641,7 @@ static int device_log_refused(bts_writer *w, bts_item *it, const bts_frappe_erro
 
 static const bts_phase device_logs_kind = {
     .what = "BioTime Device Logs", .doc = device_log_doc, .accepted = device_logs_accepted,
-    .refused = device_log_refused,
+    .refused = device_log_refused, .confirm = device_logs_confirm,
 };
 
 int bts_writer_device_logs(bts_writer *w, bts_item *items, size_t n, bts_write_counts *counts,
@@ -553,28 +685,23 @@ int bts_writer_batch_start(bts_writer *w, bts_phase *p, size_t start, size_t len
     return r;
 }
 
-/* A batch that timed out is smaller next time (ERPNext's workers have a time limit); the
- * size grows back after batches that went through. */
-static void adapt_batch_size(bts_writer *w, int rc, const bts_frappe_error *err, size_t len)
+static bool is_duplicate(const bts_frappe_error *err)
 {
-    size_t full = (size_t)w->cfg->erpnext.batch_size;
-    if (rc == BTS_ETRANSIENT && (err->status == 0 || err->status == 504) && len > 1) {
-        w->batch_limit = len / 2;
-        bts_notice("ERPNext did not answer a batch of %zu in time: using batches of %zu", len,
-                   w->batch_limit);
-    } else if (rc == 0 && w->batch_limit && w->batch_limit < full) {
-        w->batch_limit = w->batch_limit * 2 < full ? w->batch_limit * 2 : full;
-    }
+    return err->cls == BTS_FE_DUPLICATE_LOG || err->cls == BTS_FE_DUPLICATE_ENTRY;
 }
 
 int bts_writer_batch_answer(bts_writer *w, bts_phase *p, size_t start, size_t len, int rc,
-                            const cJSON *names, const bts_frappe_error *err)
+                            const cJSON *names, const bts_frappe_error *err, bool resent)
 {
-    adapt_batch_size(w, rc, err, len);
     if (rc == 0)
         return p->accepted(w, p, start, len, names);
     if (rc != BTS_EPERM || err->cls == BTS_FE_WRONG_SITE)
         return stop_error(w, p->what, rc, err);
+    if (len > 1 && resent && is_duplicate(err)) {
+        int r = p->confirm(w, p, start, len);
+        if (r != 0)
+            return r < 0 ? r : 0;
+    }
     if (len > 1)
         return 1; /* all or nothing: split it to find the refused document */
     return p->refused(w, p->items[start], err);

@@ -20,6 +20,9 @@ void bts_backoff_init(bts_backoff *b, int64_t base_ms, int64_t cap_ms, bts_rando
  * a server's Retry-After (ms, or -1) raises it (never above 1 h). Counts the attempt. */
 int64_t bts_backoff_next(bts_backoff *b, int64_t retry_after_ms);
 void bts_backoff_reset(bts_backoff *b);
+/* The same delay for a given attempt (0 = the first retry), counting nothing: for callers
+ * that keep one attempt count per request. */
+int64_t bts_backoff_delay(const bts_backoff *b, unsigned attempt, int64_t retry_after_ms);
 
 /* Default random source (rand_r on a seed taken from the clock). */
 uint32_t bts_backoff_random(void *ud);

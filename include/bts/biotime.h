@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include "bts/config.h"
 #include "bts/http.h"
+#include "bts/pace.h"
 
 typedef struct bts_biotime bts_biotime;
 
@@ -15,10 +16,19 @@ typedef struct {
     int64_t first_id;   /* of rows with a valid id; 0 when none */
     int64_t last_id;
     bool ascending;     /* ids strictly increasing within the page */
+    /* when the request failed (asynchronous calls): what came back */
+    long status;
+    bool timed_out;
+    long retry_after_s;
+    int curl_error;
 } bts_page;
 
 int bts_biotime_new(const bts_biotime_config *cfg, bts_biotime **ret);
 void bts_biotime_free(bts_biotime *b);
+
+/* Synchronous requests ask fn after each answer whether to ask again (NULL: never). The
+ * asynchronous ones leave that to their caller. */
+void bts_biotime_set_retry(bts_biotime *b, bts_pace_retry_fn fn, void *ud);
 
 /* Logs in when needed (no token, or the JWT expires within a minute). A refused password
  * returns BTS_EAUTH and later calls refuse to retry for a while (accounts lock). */
@@ -43,6 +53,8 @@ int bts_biotime_request(bts_biotime *b, const char *method, const char *path_que
  * (a page past the end is an empty page); what names it in log lines. */
 int bts_biotime_get_page(bts_biotime *b, const char *path_query, const char *what,
                          bts_page *ret);
+/* What a failed asynchronous page request means to the pace (rc as fn heard it). */
+bts_pace_answer bts_biotime_page_outcome(int rc, const bts_page *page);
 
 /* GET /iclock/api/terminals/ (all pages); rows owned by the caller. */
 int bts_biotime_terminals(bts_biotime *b, cJSON **ret_rows);

@@ -6,6 +6,7 @@
 #include "bts/config.h"
 #include "bts/frappe_error.h"
 #include "bts/http.h"
+#include "bts/pace.h"
 
 typedef struct bts_erpnext bts_erpnext;
 
@@ -23,6 +24,10 @@ void bts_erpnext_failure(int rc, const bts_frappe_error *err, bts_http_failure *
 /* Its journal fields (SERVER=erpnext, HTTP_STATUS=...) stored in buf, or NULL. */
 const char *const *bts_erpnext_fields(int rc, const bts_frappe_error *err,
                                       bts_http_fields *buf);
+
+/* Synchronous calls ask fn after each answer whether to ask again (NULL: never). The
+ * asynchronous ones leave that to their caller. */
+void bts_erpnext_set_retry(bts_erpnext *e, bts_pace_retry_fn fn, void *ud);
 
 /* POST /api/resource/<doc.doctype>; *ret_doc (may be NULL) is the stored document. */
 int bts_erpnext_insert(bts_erpnext *e, const cJSON *doc, cJSON **ret_doc, bts_frappe_error *err);

@@ -2,9 +2,11 @@
  *   lookup       which of their Device Logs ERPNext has already (one request per unit),
  *   checkins     insert_many batches (a refused batch is bisected to its refused record),
  *   device logs  insert_many batches naming the checkins,
- * with up to erpnext.connections requests in flight across units, while the reader fetches
- * the next page on the same loop. Units are acknowledged in the order they were pushed, so
- * the caller's cursor never passes a record ERPNext has not acknowledged. */
+ * with up to erpnext.connections requests in flight across units (fewer while ERPNext
+ * throttles), while the reader fetches the next page on the same loop. A request that fails
+ * for a transient reason is asked again on its own (pace.h). Units are acknowledged in the
+ * order they were pushed, so the caller's cursor never passes a record ERPNext has not
+ * acknowledged. */
 #ifndef BTS_FLOW_H
 #define BTS_FLOW_H
 
@@ -24,9 +26,19 @@ typedef int (*bts_flow_acked_fn)(void *ud, int64_t page_no, int64_t mark);
 typedef struct bts_flow_reader bts_flow_reader;
 struct bts_flow_reader {
     int (*next)(bts_flow_reader *rd);
+    int (*again)(bts_flow_reader *rd);  /* asks again for the page that failed; as next() */
     bool busy;
     bool done;
+    unsigned failures;    /* transient failures of the page on its way (the flow's) */
+    int64_t due_ms;       /* 0, or when the flow calls again() (the flow's) */
 };
+
+/* The reader's page arrived (the outage clock restarts), or failed: then the flow returns 1
+ * when it will ask again (calling again() when due), else a->rc: the read ends there.
+ * what names the page for the journal. */
+void bts_flow_read_ok(bts_flow *f, bts_flow_reader *rd);
+int bts_flow_read_failed(bts_flow *f, bts_flow_reader *rd, const bts_pace_answer *a,
+                         const char *what);
 
 int bts_flow_new(bts_writer *w, bts_write_counts *counts, bts_flow_acked_fn acked, void *ud,
                  bts_flow **ret);

@@ -26,6 +26,7 @@ typedef struct {
     char checkin_name[140]; /* for BTS_FE_DUPLICATE_LOG: the existing checkin */
     long retry_after_s;
     int curl_error;         /* status 0: libcurl's error code (set by the client) */
+    bool timed_out;         /* no answer came within the timeout */
 } bts_frappe_error;
 
 /* Decodes status + body (which may be NULL, HTML or JSON). Never fails. */

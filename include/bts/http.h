@@ -33,6 +33,7 @@ typedef struct {
     char content_type[128];
     long retry_after_s;        /* Retry-After in seconds, or -1 */
     int transport_error;       /* 0, or the libcurl error code */
+    bool timed_out;            /* no complete answer within the timeout */
     char error[256];           /* transport error text ("" when none) */
     bool tls_refused;          /* the server's certificate failed verification: no retry helps */
 } bts_http_response;
@@ -93,9 +94,12 @@ int bts_http_start(bts_http_loop *l, bts_http *h, const bts_http_request *req,
                    bts_http_done_fn done, void *ud);
 
 /* Moves transfers on, waiting up to timeout_ms for one to finish, and calls the owners of
- * those that finished. Returns how many finished, or BTS_ESTOP when a stop was requested
- * (then cancel the loop). */
+ * those that finished (with none in flight, it just waits). Returns how many finished, or
+ * BTS_ESTOP when a stop was requested (then cancel the loop). */
 int bts_http_loop_run(bts_http_loop *l, int timeout_ms);
+
+/* Waits ms, returning early with BTS_ESTOP when a stop is requested; else 0. */
+int bts_http_sleep(int64_t ms);
 
 /* Requests in flight. */
 size_t bts_http_loop_busy(const bts_http_loop *l);

@@ -46,6 +46,7 @@ struct bts_sync {
     size_t n_unlocated;
     time_t cycle_started;      /* when this cycle's read began (watermark bound) */
     time_t watermark_at;       /* last watermark update */
+    bts_log_limiter retry_log; /* synchronous requests asked again (retry_request) */
     bool warned_filter_ignored;
     bool warned_broken_chain;
     /* Sync Logs: a repeated error is summarised, not repeated */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "bts/erpnext.h"
 #include "bts/map.h"
+#include "bts/pace.h"
 
 typedef struct {
     bts_txn txn;
@@ -38,7 +39,7 @@ typedef struct {
     bool dry_run;
     FILE *dry_out;
     bool time_rights_checked;    /* a checkin's stored time matched what we sent */
-    size_t batch_limit;          /* 0, or a smaller batch after a timeout */
+    bts_pace pace;               /* batch size, requests in flight, retries (flow.c) */
     bool geolocation_refused;    /* ERPNext refused a checkin for want of coordinates */
     char error[512];             /* set when a write returns an error */
     bts_http_failure failure;    /* the request behind error, if one failed */
@@ -61,6 +62,8 @@ struct bts_phase {
     int (*accepted)(bts_writer *w, bts_phase *p, size_t start, size_t len, const cJSON *names);
     /* a single document ERPNext refused for good: park, link or reduce it */
     int (*refused)(bts_writer *w, bts_item *it, const bts_frappe_error *err);
+    /* a resent batch refused as a duplicate: 1 when ERPNext holds all of it (settled) */
+    int (*confirm)(bts_writer *w, bts_phase *p, size_t start, size_t len);
     bts_write_counts *counts;
 };
 
@@ -87,9 +90,15 @@ void bts_phase_free(bts_phase *p);
 int bts_writer_batch_start(bts_writer *w, bts_phase *p, size_t start, size_t len,
                            bts_erpnext_done_fn fn, void *ud);
 /* Settles a batch's answer: accepted, or refused (a single document is settled by the
- * phase; several return 1: split them), or an error that stops the writing. */
+ * phase; several return 1: split them), or an error that stops the writing (a transient
+ * one once the flow has stopped asking again). A batch sent again after its first answer
+ * was lost may have been committed then: it comes back refused as a whole as a duplicate
+ * (insert_many is all or nothing), is split, and each record is settled by the duplicate
+ * rule (409 Device Log, 417 checkin "same timestamp"), so nothing is written twice; when
+ * resent is set (an earlier try of this batch got no answer), one list request first checks
+ * whether ERPNext holds the whole batch, which settles it without the split. */
 int bts_writer_batch_answer(bts_writer *w, bts_phase *p, size_t start, size_t len, int rc,
-                            const cJSON *names, const bts_frappe_error *err);
+                            const cJSON *names, const bts_frappe_error *err, bool resent);
 
 /* Parked punches whose checkin now exists: point their Device Logs (txn.raw "name") at it. */
 int bts_writer_link_parked(bts_writer *w, bts_item *items, size_t n);

@@ -13,7 +13,11 @@ One command runs, in the same invocation:
   4. an idle poll: requests and CPU per cycle when BioTime has nothing new;
   5. peak RSS of a small and a large sync without the cost model (memory must not grow with
      the backlog), beside the floor of the daemon's libraries (a program that only makes
-     one request with libcurl).
+     one request with libcurl);
+  6. the same first sync under the storm of issue 13 (tests/integration/harness.py: ERPNext
+     deadlocks, 502/503, dropped connections, 429 bursts; BioTime HTML 500s, resets, 429s,
+     stalls), with --once run again whenever it exits 75, as records/s divided by the
+     records/s of the same sync (page_size 100) without faults.
 It prints figures and asserts nothing about speed.
 
     python3 tests/bench/bench.py [--binary build/biotime-syncd] [--punches 5000]
@@ -31,7 +35,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import BT_PASSWORD, BT_USER, ERP_KEY, ERP_SECRET, Sim, render  # noqa: E402
+from harness import (BT_PASSWORD, BT_USER, ERP_KEY, ERP_SECRET, Sim, render,  # noqa: E402
+                     storm)
 
 
 class World:
@@ -61,11 +66,12 @@ class World:
 
     connections = 4
     batch_size = 100
+    page_size = 200
 
     def config(self, log_level=None, **sync):
         groups = {
             "biotime": {"url": self.bt.url, "username": BT_USER,
-                        "password_file": "biotime.password", "page_size": 200,
+                        "password_file": "biotime.password", "page_size": self.page_size,
                         "timezone": "UTC"},
             "erpnext": {"url": self.erp.url, "api_key": ERP_KEY,
                         "api_secret_file": "erpnext.secret", "timezone": "UTC",
@@ -153,6 +159,46 @@ def bench_daemon(binary, workers, punches, biotime_row_us=0):
                 "lock_busy": busy, "bound": bound}
     finally:
         w.close()
+
+
+def bench_calm_and_storm(binary, workers, punches, seed=13):
+    """(records/s without faults, the storm's figures): the same first sync at page_size 100,
+    calm, then under the storm with --once run again whenever it exits 75."""
+    calm = World(workers, "frappe", punches)
+    try:
+        calm.page_size = 100
+        wall = run_measured([binary, "-c", calm.config(), "--once"])[0]
+    finally:
+        calm.close()
+    w = World(workers, "frappe", punches)
+    try:
+        w.page_size = 100
+        cfg = w.config()
+        storm(w.bt, w.erp, seed=seed)
+        started, exits = time.monotonic(), []
+        while not exits or exits[-1] != 0:
+            p = subprocess.run([binary, "-c", cfg, "--once"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+            exits.append(p.returncode)
+            if p.returncode not in (0, 75) or len(exits) > 100:
+                raise SystemExit("storm: daemon exits %s:\n%s" % (
+                    exits, p.stderr.decode(errors="replace")[-2000:]))
+        seconds = time.monotonic() - started
+        docs = w.erp.get("/__sim/stats")["docs"]
+        assert docs.get("Employee Checkin") == punches, docs
+        fired = (w.bt.get("/__sim/stats")["faults_fired"]
+                 + w.erp.get("/__sim/stats")["faults_fired"])
+        return punches / wall, {"records": punches, "seconds": seconds,
+                                "rate": punches / seconds, "exits": exits, "faults": fired}
+    finally:
+        w.close()
+
+
+def print_storm(calm_rate, st):
+    print("under the storm of issue 13 (page_size 100): %d records in %.1f s = %.1f records/s "
+          "(%d faults; --once ran %d times, %d exited 75) vs %.1f records/s without faults: "
+          "%.0f%%" % (st["records"], st["seconds"], st["rate"], st["faults"], len(st["exits"]),
+                      st["exits"].count(75), calm_rate, 100 * st["rate"] / calm_rate))
 
 
 def bench_baseline(workers, punches, sample):
@@ -292,6 +338,7 @@ def main():
     slow = bench_daemon(a.binary, a.workers, a.punches, a.biotime_row_us)
     b = bench_baseline(a.workers, a.punches, min(a.baseline_sample, a.punches))
     print_throughput(d, slow, b, a.biotime_row_us)
+    print_storm(*bench_calm_and_storm(a.binary, a.workers, a.punches))
     i = bench_idle(a.binary, a.idle_seconds)
     print("idle poll: %.2f requests and %.2f ms CPU per poll (%d polls)"
           % (i["requests_per_poll"], i["cpu_ms_per_poll"], i["cycles"]))

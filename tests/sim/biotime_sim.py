@@ -44,14 +44,19 @@ Knobs (``POST /__sim/config`` merges them; ``GET /__sim/config`` shows them):
     faults              []     list of fault dicts, replaced as a whole (see FAULT_KINDS)
     resign_api, emp_code_editable, resigned_in_list, write_answer_id, name_max_length:
                                personnel writes, see biotime_personnel.py
+    fault_seed          -1     seed of the chance faults' draws (-1 = random)
 
 Fault dict: {"path": prefix (default "/iclock/api/transactions/"), "kind": K,
 "count": n (default 1, -1 forever), "skip": m, "status": code, "retry_after": s,
 "seconds": s (timeout), "interval": s (slowloris), "size": bytes (huge_body),
 "body"/"content_type" (status override), "rst": true (drop with a TCP reset)}.
 Only the first live fault matching a path is considered for a request: faults are
-consumed in list order.  Transport kinds fire when the request arrives; data kinds
-fire on the next successful list page of that path.
+consumed in list order.  Chance rules (a storm, see chance.py) are tried first, each on its
+own: "probability": p hits that share of the matching requests, "burst": {"every": s,
+"for": t} every matching request in the first t seconds of each s-second period; the
+fault_seed knob (-1 = random, set with or before the faults) seeds their draws.
+Transport kinds fire when the request arrives; data kinds fire on the next successful
+list page of that path.
 
 A row posted to /__sim/transactions may carry "render": {field: value}: what the API
 shows for that field whatever the stored punch (any JSON value, "__missing__" drops the
@@ -97,6 +102,7 @@ from operator import attrgetter
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import biotime_personnel as personnel
+import chance
 
 DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 TRANSACTIONS = "/iclock/api/transactions/"
@@ -210,6 +216,7 @@ DEFAULT_CONFIG = {
     "users": {"erp_sync": "secret"},
     "insert_on_page": None,
     "faults": [],
+    "fault_seed": -1,
 }
 DEFAULT_CONFIG.update(personnel.KNOBS)
 CHOICES = {
@@ -652,6 +659,7 @@ class FaultQueue:
 
     def __init__(self):
         self.faults: list[dict] = []
+        self.luck = chance.Chance()
 
     @classmethod
     def build(cls, specs) -> list:
@@ -673,20 +681,33 @@ class FaultQueue:
             raise SimError("fault path must be a string prefix")
         if fault["kind"] == "status" and not isinstance(fault.get("status"), int):
             raise SimError("a status fault needs an integer status")
+        try:
+            chance.check(fault)
+        except ValueError as exc:
+            raise SimError(f"bad fault {spec!r}: {exc}") from None
+        if chance.is_chance(fault) and fault["kind"] in DATA_FAULTS:
+            raise SimError("probability and burst are for transport faults")
         fault["remaining"] = fault.pop("count")
         fault["fired"] = 0
         return fault
 
     def head(self, path: str):
-        """The fault that owns this path now, or None."""
+        """The queued fault that owns this path now, or None (chance rules queue nothing)."""
         for fault in self.faults:
-            if fault["remaining"] != 0 and path.startswith(fault["path"]):
+            if (fault["remaining"] != 0 and path.startswith(fault["path"])
+                    and not chance.is_chance(fault)):
                 return fault
         return None
 
     def take_transport(self, path: str):
-        """Consume the head fault if it is a transport kind; return it if it fires.
-        (Data kinds wait for a successful list page: see Handler._page.)"""
+        """A chance rule that wins its draw (see chance.py), else the head fault consumed if
+        it is a transport kind; the fault that fires, or None. (Data kinds wait for a
+        successful list page: see Handler._page.)"""
+        for fault in self.faults:
+            if (chance.is_chance(fault) and fault["remaining"] != 0
+                    and path.startswith(fault["path"]) and self.luck.fires(fault)
+                    and self.consume(fault)):
+                return fault
         fault = self.head(path)
         if fault is None or fault["kind"] in DATA_FAULTS:
             return None
@@ -852,6 +873,8 @@ class Sim:
         inserts = self._build_inserts(changes.get("insert_on_page"))
         self.cfg.update(changes)
         if faults is not None:
+            seed = self.cfg["fault_seed"]
+            self.faults.luck.restart(None if seed < 0 else seed)
             self.faults.faults = faults
         if "insert_on_page" in changes:
             self.inserts = inserts

@@ -60,6 +60,12 @@ Knobs (POST /__sim/config merges them; GET /__sim/config shows them)
                permanent 417 ValidationError `message`), body (answer `status`, default
                200, with the text `body` as `content_type`, default application/json,
                without processing the request: a wrong-shape or foreign answer)
+        chance rules (a storm, see chance.py): "probability": p hits that share of the
+        matching requests; "burst": {"every": s, "for": t} hits every matching request
+        during the first t seconds of each s-second period (429 bursts); count/skip apply
+        to the hits. Only the first rule that hits a request fires
+    fault_seed           seed of the chance rules' draws (null = random); set it with or
+                         before the faults
 
 Endpoints (v1 under /api and /api/v1, plus /api/v2 with its {"errors": [...]} envelope)
     /api/resource/<DocType>         GET list (fields, filters, or_filters, order_by,
@@ -118,6 +124,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import chance
 
 try:
     import zoneinfo
@@ -2981,9 +2989,11 @@ FAULT_KINDS = {"status", "drop", "drop_after_commit", "timeout", "html", "trunca
 class Fault:
     """One fault rule. `skip` matching requests pass first, then `count` are hit (-1 = all)."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, luck=None):
         if spec.get("kind") not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {spec.get('kind')!r}")
+        chance.check(spec)
+        self.luck = luck or chance.Chance()
         self.spec = dict(spec)
         self.kind = spec["kind"]
         self.path = spec.get("path", "")
@@ -3011,7 +3021,10 @@ class Fault:
         return True
 
     def take(self):
-        """True when this occurrence is to be hit (consumes skip/count)."""
+        """True when this occurrence is to be hit (consumes skip/count). A chance rule
+        (probability, burst) must win its draw first."""
+        if chance.is_chance(self.spec) and not self.luck.fires(self.spec):
+            return False
         with self._lock:
             if self.skip > 0:
                 self.skip -= 1
@@ -3128,7 +3141,7 @@ COSTS = {
 KNOBS = ("api_user", "api_key", "api_secret", "api_user_roles", "geolocation_tracking",
          "doctypes_present", "enforce_permissions", "cost_model", "serialize_series", "workers",
          "latency_ms", "max_body_bytes", "limit_request_line", "timezone", "now", "passwords",
-         "faults")
+         "faults", "fault_seed")
 
 
 class Simulator:
@@ -3163,8 +3176,10 @@ class Simulator:
                            "latency_ms": 0, "max_body_bytes": DEFAULT_MAX_BODY,
                            "limit_request_line": 4094,
                            "timezone": self.cli["timezone"], "now": None,
-                           "passwords": {"Administrator": "admin"}, "faults": []}
+                           "passwords": {"Administrator": "admin"}, "faults": [],
+                           "fault_seed": None}
             self.faults = []
+            self.luck = chance.Chance()
             self.clock_offset = dt.timedelta(0)
             self.store.set_doctypes_present(True)
             self.gate.set_limit(self.cli["workers"])
@@ -3181,13 +3196,16 @@ class Simulator:
         unknown = [k for k in changes if k not in KNOBS]
         if unknown:
             raise ValueError(f"unknown knob(s): {', '.join(unknown)}")
-        with self.lock:
-            for key, value in changes.items():
+        with self.lock:  # faults last: they are seeded with fault_seed
+            for key, value in sorted(changes.items(), key=lambda kv: kv[0] == "faults"):
                 self._apply_knob(key, value)
 
     def _apply_knob(self, key, value):
         if key == "faults":
-            self.faults = [Fault(spec) for spec in value or []]
+            self.luck.restart(self.config.get("fault_seed"))
+            self.faults = [Fault(spec, self.luck) for spec in value or []]
+        elif key == "fault_seed" and value is not None and not isinstance(value, int):
+            raise ValueError("fault_seed must be an integer or null")
         elif key == "workers":
             self.gate.set_limit(int(value))
         elif key == "geolocation_tracking":

@@ -318,6 +318,23 @@ class BioTimeSimTest(unittest.TestCase):
         self.assertEqual(self.get(TXN, token)[0], 200)
         self.assertEqual(self.sim.ctl("stats")["faults_fired"], 2)
 
+    def test_chance_faults_hit_their_share_and_replay_with_a_seed(self):
+        token = self.login("/api-token-auth/")
+        self.sim.ctl("generate", {"count": 5})
+
+        def run(seed):
+            self.sim.ctl("config", {"fault_seed": seed, "faults": [
+                {"path": "/", "kind": "status", "status": 500, "html": True,
+                 "probability": 0.3, "count": -1},
+                {"kind": "status", "status": 503, "count": 1}]})
+            return [self.get(TXN, token)[0] for _ in range(100)]
+        first = run(3)
+        self.assertEqual(first, run(3))
+        self.assertTrue(15 <= first.count(500) <= 45, first.count(500))
+        self.assertEqual(first.count(503), 1)           # queued faults still come in order
+        with self.assertRaises(Exception):
+            self.sim.ctl("config", {"faults": [{"kind": "drop", "burst": {"every": 0}}]})
+
     def test_html_and_redirect_faults(self):
         token = self.login("/api-token-auth/")
         self.sim.ctl("config", {"faults": [{"kind": "html"}, {"kind": "redirect"}]})

@@ -742,6 +742,25 @@ class ControlAndFaultTest(SimTestCase):
         self.assertEqual((page.status, page.header("Content-Type")), (200, "text/html; charset=utf-8"))
         self.assertEqual(self.sim.control("GET", "/__sim/config")["faults"][0]["fired"], 1)
 
+    def test_chance_faults_hit_their_share_replay_with_a_seed_and_burst_on_the_clock(self):
+        def run(seed):
+            self.sim.config(fault_seed=seed, faults=[
+                {"path": "/api/", "kind": "status", "status": 500, "probability": 0.3}])
+            return [self.get("/api/method/ping").status for _ in range(200)]
+        first = run(7)
+        self.assertEqual(first, run(7))                 # the same seed, the same storm
+        self.assertTrue(40 <= first.count(500) <= 80, first.count(500))
+        self.assertEqual(set(first), {200, 500})
+        self.sim.config(faults=[{"path": "/api/", "kind": "status", "status": 429,
+                                 "retry_after": 1, "burst": {"every": 1.0, "for": 0.4}}])
+        seen = set()
+        for _ in range(12):                             # 1.2 s: both phases of the period
+            seen.add(self.get("/api/method/ping").status)
+            time.sleep(0.1)
+        self.assertEqual(seen, {200, 429})
+        with self.assertRaises(Exception):
+            self.sim.config(faults=[{"kind": "drop", "probability": 2}])
+
     def test_reject_doc(self):
         self.sim.config(faults=[{"kind": "reject_doc", "match": {"employee": "HR-EMP-00002"},
                                  "message": "Simulated permanent refusal"}])

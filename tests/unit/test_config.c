@@ -964,6 +964,27 @@ static void test_instance_state_dir(void **state) {
     }
 }
 
+/* libconfig 1.5 calls exit() when an @include names something it cannot read as a file:
+ * on a reload that would end the daemon. Such a config is refused first, with the line. */
+static void test_include_of_a_directory_refused(void **state) {
+    char sub[PATH_MAX];
+
+    (void)state;
+    write_file("test.conf", 0600, "# settings\n@include \".\"\n");
+    load_fails();
+    assert_err_at(2, "@include \".\": ");
+    assert_contains(err, "is not a regular file");
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file("inner.conf", 0600, "log = { level = \"debug\"; };\n  @include \"sub\"\n");
+    write_file("test.conf", 0600, "@include \"inner.conf\"\n");
+    load_fails();
+    assert_contains(err, "inner.conf:2: @include \"sub\": ");
+    /* A missing file is libconfig's to report, and it does so without exiting. */
+    write_file("test.conf", 0600, "@include \"missing.conf\"\n");
+    load_fails();
+}
+
 /* ---- the example config in the repository ---- */
 
 /* Replaces every from in text (in place; to is no longer than from). */
@@ -1063,6 +1084,7 @@ int main(void) {
         T(test_placeholders_refused),
         T(test_no_secrets_flag),
         T(test_instance_state_dir),
+        T(test_include_of_a_directory_refused),
         T(test_employees_group),
     };
 #undef T
