@@ -46,7 +46,7 @@ static int map_page(bts_sync *s, bts_cycle *c, const cJSON *page_rows, int64_t p
 {
     bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .since = s->opt.since,
                          .until = s->opt.until, .page_no = page_no,
-                         .geolocation = bts_sync_geolocation(s)};
+                         .geolocation = bts_sync_geolocation(s), .memo = &s->rows_memo};
     int r = bts_rows_build(&f, page_rows, ret);
     if (r < 0) {
         bts_rows_clear(ret);

@@ -56,7 +56,7 @@ static void take(live_reader *lr, bts_page *page, int64_t page_no)
     bts_sync *s = lr->s;
     bts_rows_filter f = {.cfg = s->cfg, .emps = s->emps, .above_id = lr->taken,
                          .page_no = page_no,
-                         .geolocation = bts_sync_geolocation(s)};
+                         .geolocation = bts_sync_geolocation(s), .memo = &s->rows_memo};
     bts_rows rows = {0};
     lr->c->pages++;
     lr->pages_left--;

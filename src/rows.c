@@ -131,6 +131,26 @@ static void warn_no_id(const bts_rows_filter *f, const cJSON *row)
             "rows of this page)", (long long)f->page_no, shown, code);
 }
 
+/* Was this id-less row reported before (by its text, FNV-1a)? Remembers it if not. */
+static bool memo_seen(bts_rows_memo *m, const cJSON *row)
+{
+    char *text = m ? cJSON_PrintUnformatted(row) : NULL;
+    uint64_t h = 1469598103934665603ULL;
+    if (!text)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    free(text);
+    for (size_t i = 0; i < m->n; i++)
+        if (m->seen[i] == h)
+            return true;
+    m->seen[m->next] = h;
+    m->next = (m->next + 1) % BTS_ARRAY_SIZE(m->seen);
+    if (m->n < BTS_ARRAY_SIZE(m->seen))
+        m->n++;
+    return false;
+}
+
 int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
 {
     const cJSON *row;
@@ -143,6 +163,8 @@ int bts_rows_append(const bts_rows_filter *f, const cJSON *rows, bts_rows *ret)
     cJSON_ArrayForEach(row, rows) {
         int64_t id;
         if (bts_json_int64(row, "id", &id) < 0) {
+            if (memo_seen(f->memo, row))
+                continue; /* reported and counted when it first came */
             if (no_id++ == 0) /* one line per page, naming the first such row */
                 warn_no_id(f, row);
             ret->rejected++;

@@ -6,6 +6,13 @@
 #include "bts/biotime.h"
 #include "bts/writer.h"
 
+/* Rows without a usable id already reported: such a row has no place in the id order, so the
+ * page holding the cursor brings it back at every poll. Fingerprints of the last few. */
+typedef struct {
+    uint64_t seen[64];
+    size_t n, next;
+} bts_rows_memo;
+
 typedef struct {
     const bts_config *cfg;
     const bts_employees *emps;
@@ -14,6 +21,7 @@ typedef struct {
     const char *until;
     int64_t page_no;      /* for messages about a row */
     bool geolocation;     /* ERPNext's geolocation tracking is on (see bts_map_checkin) */
+    bts_rows_memo *memo;  /* NULL, or id-less rows seen before: not reported again */
 } bts_rows_filter;
 
 typedef struct {

@@ -25,6 +25,7 @@ typedef enum {
 
 struct bts_sync {
     const bts_config *cfg;
+    bts_rows_memo rows_memo;   /* id-less BioTime rows reported already */
     bts_sync_options opt;
     bts_http_loop *loop;       /* BioTime reads and ERPNext writes travel together on it */
     bts_biotime *bt;

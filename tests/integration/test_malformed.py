@@ -549,5 +549,20 @@ for _name, _specs in ROW_GROUPS.items():
     setattr(GarbageRows, "test_rows_" + _name, _group(_specs))
 
 
+class RowsWithoutId(SyncTest):
+    def test_a_row_without_an_id_is_reported_and_counted_once_however_often_it_is_read(self):
+        # It has no place in the id order: the page holding the cursor brings it back at
+        # every poll, and each poll used to warn and count it as a new rejection.
+        self.generate(5)
+        self.add_punches([{"emp_code": "1001", "punch_time": "2026-11-05 07:00:00",
+                           "render": {"id": "abc"}}])
+        p = self.start_daemon()
+        self.wait_for(lambda: os.path.exists(os.path.join(self.state_dir, "state.json")) and
+                      self.state()["cycles"] >= 4, what="four cycles")
+        self.stop_daemon(p)
+        self.assertEqual(self.state()["total_rejected"], 1)
+        self.assertEqual(self.output_of(p).count('a row\'s id is unusable (id "abc"'), 1)
+
+
 if __name__ == "__main__":
     main()
