@@ -132,6 +132,12 @@ def render(value):
     return json.dumps(str(value))
 
 
+def sim_docs(erp, doctype):
+    """Every document of doctype the ERPNext simulator holds."""
+    got = erp.get("/__sim/docs?doctype=" + urllib.parse.quote(doctype))
+    return got["docs"] if isinstance(got, dict) else got
+
+
 class SyncTest(unittest.TestCase):
     """Base class: fresh simulators, a private config and state directory per test."""
 
@@ -277,8 +283,7 @@ class SyncTest(unittest.TestCase):
     # --- reading the simulators -------------------------------------------------------
 
     def docs(self, doctype):
-        got = self.erp.get("/__sim/docs?doctype=" + urllib.parse.quote(doctype))
-        return got["docs"] if isinstance(got, dict) else got
+        return sim_docs(self.erp, doctype)
 
     def checkins(self):
         return self.docs("Employee Checkin")

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
@@ -152,8 +151,7 @@ class Checks:
             "step_seconds": 37, "seed": seed})
 
     def docs(self, doctype):
-        got = self.erp.get("/__sim/docs?doctype=" + urllib.parse.quote(doctype))
-        return got["docs"] if isinstance(got, dict) else got
+        return harness.sim_docs(self.erp, doctype)
 
     def checkins(self):
         return self.docs("Employee Checkin")
